@@ -1,0 +1,35 @@
+from django.contrib import admin
+
+from dashboard.models import IngestToken, ReceivedReport
+
+
+@admin.register(ReceivedReport)
+class ReceivedReportAdmin(admin.ModelAdmin):
+    """Where an operator looks for reports that failed to apply, and why."""
+
+    list_display = [
+        "report_id",
+        "cycle_external_id",
+        "source",
+        "status",
+        "received_at",
+        "applied_at",
+        "attempts",
+    ]
+    list_filter = ["status", "source"]
+    search_fields = ["cycle_external_id", "=report_id"]
+    readonly_fields = [f.name for f in ReceivedReport._meta.fields]
+    ordering = ["-pk"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(IngestToken)
+class IngestTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "scope", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["name", "scope", "token_hash", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        # Tokens are made with `manage.py create_ingest_token`, which shows the secret once.
+        return False

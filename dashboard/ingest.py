@@ -1,0 +1,257 @@
+"""Ingestion (SPEC 3): receive a report durably, then apply it idempotently.
+
+Receiving validates and stores the report as sent; applying turns a stored
+report into cycles, steps and failed records. The stored state of a cycle is
+always what applying all of its reports in the order they were received gives
+(SPEC 3.4: "the report received last wins"), whatever order workers happen to
+apply them in: a report applied after a later one makes its cycle be rebuilt
+from its reports.
+"""
+
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
+from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
+from dashboard.validation import (
+    CleanReport,
+    CleanStep,
+    ReportInvalid,
+    parse_report_json,
+    validate_report,
+)
+
+log = logging.getLogger(__name__)
+
+# Rows per INSERT: well under SQLite's limit on bound variables.
+BATCH_SIZE = 1000
+STEP_UPDATE_FIELDS = [
+    "cycle_started_at",
+    "object_type",
+    "object_name",
+    "operation",
+    "status",
+    "started_at",
+    "ended_at",
+    *(f"{name}_count" for name in COUNTERS),
+    "error_code",
+    "error_message",
+]
+
+
+def report_receive(*, raw: bytes | str, source: str) -> ReceivedReport:
+    """Validate and durably store a report, then queue it to be applied.
+
+    Raises ReportInvalid, naming every problem, and stores nothing then.
+    """
+    clean = validate_report(parse_report_json(raw))
+    payload = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    with transaction.atomic():
+        report = ReceivedReport.objects.create(
+            cycle_external_id=clean.cycle_id, payload=payload, source=source
+        )
+        # Imported here: the task module imports this one.
+        from dashboard.tasks import enqueue_report_apply
+
+        transaction.on_commit(lambda: enqueue_report_apply(report.pk))
+    log.info(
+        "report received report_id=%s cycle_id=%s steps=%d source=%s",
+        report.report_id,
+        clean.cycle_id,
+        len(clean.steps),
+        source,
+    )
+    return report
+
+
+def report_apply(*, report_pk: int) -> str:
+    """Apply one stored report; safe to call any number of times, concurrently.
+
+    Returns what happened: "applied", "rebuilt" (its cycle was replayed
+    because a later report had been applied first), "invalid" or "skipped".
+    """
+    report = ReceivedReport.objects.filter(pk=report_pk).first()
+    if report is None or report.status != ReceivedReport.State.ACCEPTED:
+        return "skipped"
+    try:
+        clean = validate_report(parse_report_json(report.payload))
+    except ReportInvalid as exc:
+        # Validated on receipt, so only a change of rules since gets here.
+        report_mark_failed(report_pk=report_pk, error=f"Invalid report: {exc}")
+        return "invalid"
+
+    with transaction.atomic():
+        cycle = _lock_cycle(clean)
+        # Read again under the cycle's lock: another worker may have applied
+        # this very report while we waited for it.
+        report = ReceivedReport.objects.get(pk=report_pk)
+        if report.status != ReceivedReport.State.ACCEPTED:
+            return "skipped"
+        later_applied = ReceivedReport.objects.filter(
+            cycle_external_id=clean.cycle_id,
+            status=ReceivedReport.State.APPLIED,
+            pk__gt=report.pk,
+        ).exists()
+        if later_applied:
+            _rebuild_cycle(cycle, including=report)
+            outcome = "rebuilt"
+        else:
+            _apply_to_cycle(cycle, clean)
+            outcome = "applied"
+        updated = ReceivedReport.objects.filter(pk=report.pk).update(
+            status=ReceivedReport.State.APPLIED, applied_at=timezone.now(), error=None
+        )
+    if updated:
+        log.info(
+            "report %s report_id=%s cycle_id=%s steps=%d",
+            outcome,
+            report.report_id,
+            clean.cycle_id,
+            len(clean.steps),
+        )
+    return outcome
+
+
+def report_mark_failed(*, report_pk: int, error: str) -> None:
+    ReceivedReport.objects.filter(pk=report_pk).update(
+        status=ReceivedReport.State.FAILED, error=error[:10_000]
+    )
+    log.error("report failed pk=%s error=%s", report_pk, error[:500])
+
+
+def report_record_attempt_failure(*, report_pk: int, error: str, max_attempts: int) -> int:
+    """Count a failed attempt at applying; mark the report failed at the last one."""
+    with transaction.atomic():
+        report = ReceivedReport.objects.select_for_update().filter(pk=report_pk).first()
+        if report is None or report.status != ReceivedReport.State.ACCEPTED:
+            return max_attempts
+        report.attempts += 1
+        report.error = error[:10_000]
+        if report.attempts >= max_attempts:
+            report.status = ReceivedReport.State.FAILED
+        report.save(update_fields=["attempts", "error", "status"])
+    log.warning(
+        "report apply attempt failed report_id=%s attempt=%d error=%s",
+        report.report_id,
+        report.attempts,
+        error[:500],
+    )
+    return report.attempts
+
+
+def _lock_cycle(clean: CleanReport) -> SyncCycle:
+    """Create the cycle if needed and hold its row lock until the transaction ends.
+
+    Every application to one cycle queues on this lock, so concurrent
+    deliveries never race on its steps and no IntegrityError escapes.
+    """
+    SyncCycle.objects.bulk_create(
+        [SyncCycle(external_id=clean.cycle_id, started_at=clean.cycle_started_at)],
+        ignore_conflicts=True,
+    )
+    return SyncCycle.objects.select_for_update().get(external_id=clean.cycle_id)
+
+
+def _rebuild_cycle(cycle: SyncCycle, including: ReceivedReport) -> None:
+    """Replay every applied report of the cycle, plus `including`, in receipt order."""
+    steps = SyncStep.objects.filter(cycle=cycle)
+    FailedRecord.objects.filter(step__in=steps.values("pk")).delete()
+    steps.delete()
+    cycle.ended_at = None
+    reports = ReceivedReport.objects.filter(cycle_external_id=cycle.external_id).filter(
+        Q(status=ReceivedReport.State.APPLIED) | Q(pk=including.pk)
+    )
+    for report in reports.order_by("pk").iterator():
+        _apply_to_cycle(cycle, validate_report(parse_report_json(report.payload)))
+
+
+def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
+    started_changed = cycle.started_at != clean.cycle_started_at
+    cycle.started_at = clean.cycle_started_at
+    if clean.cycle_ended_at is not None:
+        cycle.ended_at = clean.cycle_ended_at
+    cycle.save(update_fields=["started_at", "ended_at"])
+    if started_changed:
+        SyncStep.objects.filter(cycle=cycle).update(cycle_started_at=cycle.started_at)
+    if not clean.steps:
+        return
+
+    stored = {}
+    for chunk in _chunks([step.step_id for step in clean.steps], BATCH_SIZE):
+        for step in SyncStep.objects.filter(cycle=cycle, step_id__in=chunk):
+            stored[step.step_id] = step
+    rows = [merge_step(stored.get(step.step_id), step, cycle) for step in clean.steps]
+    for row in rows:
+        # One upsert statement for new and stored steps alike; it returns
+        # every row's pk, which the failed records need.
+        row.pk = None
+    SyncStep.objects.bulk_create(
+        rows,
+        batch_size=BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["cycle", "step_id"],
+        update_fields=STEP_UPDATE_FIELDS,
+    )
+
+    failures = [
+        FailedRecord(
+            step_id=row.pk,
+            record_id=failure.record_id,
+            marketo_id=failure.marketo_id,
+            error_code=failure.error_code,
+            field=failure.field,
+            message=failure.message,
+        )
+        for row, step in zip(rows, clean.steps, strict=True)
+        for failure in step.failures
+    ]
+    if failures:
+        # A failure named again replaces the stored one whole (SPEC 3.4).
+        FailedRecord.objects.bulk_create(
+            failures,
+            batch_size=BATCH_SIZE,
+            update_conflicts=True,
+            unique_fields=["step", "record_id"],
+            update_fields=["marketo_id", "error_code", "field", "message"],
+        )
+
+
+def merge_step(stored: SyncStep | None, incoming: CleanStep, cycle: SyncCycle) -> SyncStep:
+    """The step as it stands after `incoming` is applied on top of `stored`.
+
+    A field the report gives overwrites the stored one; one it omits (or sends
+    as null) keeps its value. A final step ignores an in_process report: a
+    step never goes back to running.
+    """
+    if (
+        stored is not None
+        and stored.status in FINAL_STATUSES
+        and incoming.status == Status.IN_PROCESS
+    ):
+        return stored
+    step = stored or SyncStep(cycle=cycle, step_id=incoming.step_id)
+    step.cycle_started_at = cycle.started_at
+    step.object_type = incoming.object_type
+    step.object_name = (
+        incoming.object_name if incoming.object_type == ObjectType.CUSTOM_OBJECT else None
+    )
+    step.operation = incoming.operation
+    step.status = incoming.status
+    step.started_at = incoming.started_at
+    if incoming.ended_at is not None:
+        step.ended_at = incoming.ended_at
+    for name, value in incoming.counts.items():
+        setattr(step, f"{name}_count", value)
+    if incoming.error is not None:
+        step.error_code = incoming.error.code
+        step.error_message = incoming.error.message
+    return step
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,48 @@
+"""Retention (SPEC 5): only the last SYNC_STATUS_RETENTION_DAYS days are kept."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    cycles: int
+    steps: int
+    failed_records: int
+    reports: int
+
+    def summary(self) -> str:
+        return (
+            f"Done! Purged {self.cycles} cycles, {self.steps} steps, "
+            f"{self.failed_records} failed records and {self.reports} received reports."
+        )
+
+
+def retention_cutoff(now: datetime | None = None) -> datetime:
+    """Cycles that started before this instant are out of the window."""
+    return (now or timezone.now()) - timedelta(days=settings.SYNC_STATUS_RETENTION_DAYS)
+
+
+def purge_expired(*, now: datetime | None = None) -> PurgeResult:
+    """Delete cycles (with their steps and failed records) and received reports
+    older than the retention window, whatever their state."""
+    cutoff = retention_cutoff(now)
+    with transaction.atomic():
+        # Children first, one statement each: the foreign keys are DO_NOTHING
+        # so that Django deletes in SQL instead of loading the rows.
+        failed_records, _ = FailedRecord.objects.filter(step__cycle_started_at__lt=cutoff).delete()
+        steps, _ = SyncStep.objects.filter(cycle_started_at__lt=cutoff).delete()
+        cycles, _ = SyncCycle.objects.filter(started_at__lt=cutoff).delete()
+        reports, _ = ReceivedReport.objects.filter(received_at__lt=cutoff).delete()
+    result = PurgeResult(cycles, steps, failed_records, reports)
+    log.info("purge done cutoff=%s %s", cutoff.isoformat(), result.summary())
+    return result

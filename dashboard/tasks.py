@@ -1,0 +1,68 @@
+"""Celery tasks: thin wrappers around dashboard.ingest and dashboard.retention."""
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from dashboard import ingest, retention
+from dashboard.models import ReceivedReport
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(bind=True)
+def apply_report(self, report_pk: int) -> str:
+    try:
+        return ingest.report_apply(report_pk=report_pk)
+    except Exception as exc:
+        log.exception("report apply failed pk=%s", report_pk)
+        attempts = ingest.report_record_attempt_failure(
+            report_pk=report_pk,
+            error=f"{type(exc).__name__}: {exc}",
+            max_attempts=settings.SYNC_STATUS_APPLY_MAX_ATTEMPTS,
+        )
+        if attempts >= settings.SYNC_STATUS_APPLY_MAX_ATTEMPTS or self.request.is_eager:
+            # Given up (the report is marked failed), or in-process: the sweep
+            # tries again later rather than blocking the request.
+            return "failed"
+        raise self.retry(exc=exc, countdown=min(2**attempts, 60)) from exc
+
+
+def enqueue_report_apply(report_pk: int) -> None:
+    """Send the task, but never fail the caller: the report is already stored,
+    and the sweep applies it if the broker cannot take the task right now."""
+    try:
+        apply_report.delay(report_pk)
+    except Exception:
+        log.warning(
+            "report apply not queued, the sweep will apply it pk=%s", report_pk, exc_info=True
+        )
+
+
+@shared_task
+def sweep_pending_reports(limit: int = 1000) -> int:
+    """Apply reports still waiting well after they were received: their task was
+    lost (broker down when they came in, Redis restarted, worker killed)."""
+    grace = timedelta(seconds=settings.SYNC_STATUS_SWEEP_GRACE_SECONDS)
+    pending = (
+        ReceivedReport.objects.filter(
+            status=ReceivedReport.State.ACCEPTED, received_at__lt=timezone.now() - grace
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    swept = 0
+    for report_pk in pending:
+        apply_report.apply(args=[report_pk])
+        swept += 1
+    if swept:
+        log.info("sweep applied pending reports count=%d", swept)
+    return swept
+
+
+@shared_task
+def purge_expired() -> str:
+    return retention.purge_expired().summary()

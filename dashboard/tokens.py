@@ -1,0 +1,44 @@
+"""Bearer tokens for the APIs (SPEC 3.1): random secrets of which only a hash is kept."""
+
+import hashlib
+import secrets
+
+from django.utils import timezone
+
+from dashboard.models import IngestToken
+
+TOKEN_PREFIX = "sst_"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_create(*, name: str, scope: str = IngestToken.Scope.INGEST) -> str:
+    """Create a token and return it: the only time it is ever seen in full."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    IngestToken.objects.create(name=name, scope=scope, token_hash=_hash(token))
+    return token
+
+
+def token_authenticate(authorization: str | None, scope: str) -> IngestToken | None:
+    """The live token of that scope named by an `Authorization: Bearer` header.
+
+    Looking up by hash compares secrets without timing leaks: the database only
+    ever sees the hash, and the index lookup's time says nothing about the token.
+    """
+    if not authorization:
+        return None
+    kind, _, token = authorization.partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        return None
+    found = IngestToken.objects.filter(
+        token_hash=_hash(token.strip()), scope=scope, revoked_at__isnull=True
+    ).first()
+    if found is not None:
+        IngestToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+    return found
+
+
+def has_bearer(authorization: str | None) -> bool:
+    return bool(authorization) and authorization.split(" ", 1)[0].lower() == "bearer"

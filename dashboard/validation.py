@@ -1,0 +1,290 @@
+"""Validation of sync reports (SPEC 3.3): parsed JSON in, clean report or errors out.
+
+A pure function with no database access, so that the HTTP view, the command
+line and the Celery task all judge a report the same way, and tests can throw
+anything at it. Every problem is reported with its path (`steps[3].status`),
+not just the first one.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dashboard.choices import COUNTERS, ObjectType, Operation, Status
+from dashboard.models import MAX_ID_LENGTH
+
+# The largest value a counter column (bigint) holds.
+MAX_COUNTER = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class CleanFailure:
+    record_id: str
+    message: str
+    marketo_id: str | None = None
+    error_code: str | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class CleanError:
+    message: str
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class CleanStep:
+    step_id: str
+    object_type: str
+    operation: str
+    status: str
+    started_at: datetime
+    object_name: str | None = None
+    ended_at: datetime | None = None
+    # Only the counters the report gave: an absent counter keeps its stored value.
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: tuple[CleanFailure, ...] = ()
+    error: CleanError | None = None
+
+
+@dataclass(frozen=True)
+class CleanReport:
+    cycle_id: str
+    cycle_started_at: datetime
+    cycle_ended_at: datetime | None
+    steps: tuple[CleanStep, ...]
+
+
+@dataclass
+class ValidationError:
+    path: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "message": self.message}
+
+
+class ReportInvalid(Exception):
+    def __init__(self, errors: list[ValidationError]):
+        super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_report_json(raw: bytes | str) -> object:
+    """Decode a report body; ReportInvalid if it is not UTF-8 JSON."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise ReportInvalid([ValidationError("", "The report is not valid UTF-8.")]) from None
+    except (ValueError, RecursionError) as exc:
+        raise ReportInvalid([ValidationError("", f"The report is not valid JSON: {exc}")]) from None
+
+
+class _Checker:
+    """Collects errors while reading one report; each reader returns None on error."""
+
+    def __init__(self):
+        self.errors: list[ValidationError] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append(ValidationError(path, message))
+
+    def object(self, value, path: str, required: bool) -> dict | None:
+        if value is None:
+            if required:
+                self.error(path, "This field is required.")
+            return None
+        if not isinstance(value, dict):
+            self.error(path, "Must be an object.")
+            return None
+        return value
+
+    def text(self, value, path: str, required: bool, identifier: bool = True) -> str | None:
+        """A string; an identifier must also be non-blank and fit its column."""
+        if value is None:
+            if required:
+                self.error(path, "This field is required.")
+            return None
+        if not isinstance(value, str):
+            self.error(path, "Must be a string.")
+            return None
+        if identifier and required and not value.strip():
+            self.error(path, "Must not be empty.")
+            return None
+        if identifier and len(value) > MAX_ID_LENGTH:
+            self.error(path, f"Must be at most {MAX_ID_LENGTH} characters long.")
+            return None
+        # Neither can be stored in PostgreSQL text; better a 400 than a failed task.
+        if "\x00" in value:
+            self.error(path, "Must not contain the NUL character.")
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self.error(path, "Must be valid Unicode (it contains a lone surrogate).")
+            return None
+        return value
+
+    def timestamp(self, value, path: str, required: bool) -> datetime | None:
+        text = self.text(value, path, required)
+        if text is None:
+            return None
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            self.error(path, "Must be an ISO 8601 timestamp such as 2026-11-28T10:05:00Z.")
+            return None
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            self.error(path, "Must carry a time zone offset or Z (naive timestamps are ambiguous).")
+            return None
+        return parsed
+
+    def code(self, value, path: str, choices) -> str | None:
+        text = self.text(value, path, required=True)
+        if text is None:
+            return None
+        if text not in choices.values:
+            allowed = ", ".join(choices.values)
+            self.error(path, f"Unknown code {text!r}; allowed: {allowed}.")
+            return None
+        return text
+
+    def ended_at(self, value, path: str, started_at: datetime | None) -> datetime | None:
+        ended = self.timestamp(value, path, required=False)
+        if ended is not None and started_at is not None and ended < started_at:
+            self.error(path, "Must not be before started_at.")
+            return None
+        return ended
+
+
+def validate_report(data: object) -> CleanReport:
+    """Return the clean report, or raise ReportInvalid naming every problem."""
+    check = _Checker()
+    report = check.object(data, "", required=True)
+    if report is None:
+        raise ReportInvalid(check.errors)
+
+    cycle = check.object(report.get("cycle"), "cycle", required=True) or {}
+    cycle_id = check.text(cycle.get("id"), "cycle.id", required=True)
+    cycle_started = check.timestamp(cycle.get("started_at"), "cycle.started_at", required=True)
+    cycle_ended = check.ended_at(cycle.get("ended_at"), "cycle.ended_at", cycle_started)
+
+    raw_steps = report.get("steps")
+    steps = []
+    if raw_steps is None:
+        check.error("steps", "This field is required.")
+    elif not isinstance(raw_steps, list):
+        check.error("steps", "Must be a list.")
+    else:
+        seen_ids = set()
+        for index, raw_step in enumerate(raw_steps):
+            step = _validate_step(check, raw_step, f"steps[{index}]")
+            if step is None:
+                continue
+            if step.step_id in seen_ids:
+                check.error(
+                    f"steps[{index}].id", f"Step {step.step_id!r} appears twice in this report."
+                )
+            seen_ids.add(step.step_id)
+            steps.append(step)
+
+    if check.errors:
+        raise ReportInvalid(check.errors)
+    return CleanReport(cycle_id, cycle_started, cycle_ended, tuple(steps))
+
+
+def _validate_step(check: _Checker, raw, path: str) -> CleanStep | None:
+    errors_before = len(check.errors)
+    step = check.object(raw, path, required=True)
+    if step is None:
+        return None
+    step_id = check.text(step.get("id"), f"{path}.id", required=True)
+    object_type = check.code(step.get("object_type"), f"{path}.object_type", ObjectType)
+    operation = check.code(step.get("operation"), f"{path}.operation", Operation)
+    status = check.code(step.get("status"), f"{path}.status", Status)
+    started_at = check.timestamp(step.get("started_at"), f"{path}.started_at", required=True)
+    ended_at = check.ended_at(step.get("ended_at"), f"{path}.ended_at", started_at)
+    object_name = None
+    if object_type == ObjectType.CUSTOM_OBJECT:
+        object_name = check.text(step.get("object_name"), f"{path}.object_name", required=True)
+
+    counts = {}
+    raw_counts = check.object(step.get("counts"), f"{path}.counts", required=False) or {}
+    for name in COUNTERS:
+        value = raw_counts.get(name)
+        if value is None:
+            continue
+        # bool is an int in Python, but `true` is not a count.
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNTER:
+            check.error(f"{path}.counts.{name}", "Must be a non-negative integer.")
+        else:
+            counts[name] = value
+
+    failures = _validate_failures(check, step.get("failures"), f"{path}.failures")
+
+    error = None
+    raw_error = check.object(step.get("error"), f"{path}.error", required=False)
+    if raw_error is not None:
+        message = check.text(
+            raw_error.get("message"), f"{path}.error.message", required=True, identifier=False
+        )
+        code = check.text(raw_error.get("code"), f"{path}.error.code", required=False)
+        error = CleanError(message=message, code=code)
+
+    if len(check.errors) > errors_before:
+        return None
+    return CleanStep(
+        step_id=step_id,
+        object_type=object_type,
+        operation=operation,
+        status=status,
+        started_at=started_at,
+        object_name=object_name,
+        ended_at=ended_at,
+        counts=counts,
+        failures=failures,
+        error=error,
+    )
+
+
+def _validate_failures(check: _Checker, raw, path: str) -> tuple[CleanFailure, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        check.error(path, "Must be a list.")
+        return ()
+    failures = []
+    seen = set()
+    for index, raw_failure in enumerate(raw):
+        item_path = f"{path}[{index}]"
+        failure = check.object(raw_failure, item_path, required=True)
+        if failure is None:
+            continue
+        record_id = check.text(failure.get("record_id"), f"{item_path}.record_id", required=True)
+        message = check.text(
+            failure.get("message"), f"{item_path}.message", required=True, identifier=False
+        )
+        marketo_id = failure.get("marketo_id")
+        # Marketo ids are numbers; an engine may well send one unquoted.
+        if isinstance(marketo_id, int) and not isinstance(marketo_id, bool):
+            marketo_id = str(marketo_id)
+        marketo_id = check.text(marketo_id, f"{item_path}.marketo_id", required=False)
+        error_code = check.text(
+            failure.get("error_code"), f"{item_path}.error_code", required=False
+        )
+        field_name = check.text(failure.get("field"), f"{item_path}.field", required=False)
+        if record_id is not None:
+            if record_id in seen:
+                check.error(
+                    f"{item_path}.record_id",
+                    f"Record {record_id!r} appears twice in this step.",
+                )
+            seen.add(record_id)
+        if record_id is not None and message is not None:
+            failures.append(CleanFailure(record_id, message, marketo_id, error_code, field_name))
+    return tuple(failures)
