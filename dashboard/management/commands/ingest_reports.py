@@ -30,6 +30,8 @@ def read_reports(name: str, stdin) -> Iterator[tuple[str, str]]:
 
 class Command(BaseCommand):
     help = "Ingest sync reports from JSON or JSON Lines files ('-' for stdin)."
+    # Lets tests hand in stdin, as they do stdout.
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", metavar="FILE")
@@ -38,7 +40,7 @@ class Command(BaseCommand):
         accepted = rejected = 0
         for name in files:
             try:
-                reports = list(read_reports(name, sys.stdin))
+                reports = list(read_reports(name, options.get("stdin") or sys.stdin))
             except (OSError, UnicodeDecodeError) as exc:
                 self.stderr.write(f"{name}: cannot read: {exc}")
                 rejected += 1
