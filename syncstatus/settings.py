@@ -128,6 +128,8 @@ LOGGING = {
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Celery's "Task ... succeeded" repeats what dashboard.ingest already logs.
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},
 }
 
 # --- Sync Status ------------------------------------------------------------

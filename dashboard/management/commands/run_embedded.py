@@ -66,7 +66,11 @@ class Command(BaseCommand):
             if latest is not None:
                 since = max(since, latest.started_at + timedelta(minutes=5))
             self.stdout.write("Filling in the history since the last cycle...")
+            # One log line per backfilled report would bury the server's address.
+            ingest_log = logging.getLogger("dashboard.ingest")
+            level, ingest_log.level = ingest_log.level, logging.WARNING
             cycles = play_backfill(simulator, send_in_process, since, timedelta(minutes=5))
+            ingest_log.setLevel(level)
             self.stdout.write(f"Backfilled {cycles} cycles; live cycles every {interval:g}s.")
             threading.Thread(
                 target=play_live,
