@@ -1,7 +1,11 @@
 """The ingest API (SPEC 3.1): JSON in, JSON out, Bearer tokens only."""
 
+import base64
+import binascii
+import json
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -10,25 +14,17 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from dashboard.access import read_api_access_required
+from dashboard.choices import COUNTERS
+from dashboard.filters import SyncStepFilter
+from dashboard.http import error_response, unauthorized
 from dashboard.ingest import report_receive
-from dashboard.models import IngestToken, ReceivedReport
+from dashboard.models import IngestToken, ReceivedReport, SyncStep
+from dashboard.selectors import steps_after, visible_steps
 from dashboard.tokens import token_authenticate
 from dashboard.validation import ReportInvalid
 
 log = logging.getLogger(__name__)
-
-
-def error_response(status: int, message: str, path: str = "", **headers) -> JsonResponse:
-    response = JsonResponse({"errors": [{"path": path, "message": message}]}, status=status)
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
-
-
-def unauthorized() -> JsonResponse:
-    return error_response(
-        401, "A valid Bearer token is required.", WWW_Authenticate='Bearer realm="sync-status"'
-    )
 
 
 @csrf_exempt
@@ -83,3 +79,77 @@ def sync_report_detail(request, report_id):
             "error": report.error,
         }
     )
+
+
+STEPS_PER_PAGE = 100
+
+
+def utc(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def encode_cursor(sort: str, step: SyncStep) -> str:
+    value = step.started_at if sort.endswith("start") else step.ended_at
+    raw = json.dumps([sort, value.isoformat() if value else None, step.pk])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[datetime | None, int]:
+    """(sort key, pk) of the last step of the previous page; ValueError if forged."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, value, pk = json.loads(raw)
+        value = datetime.fromisoformat(value) if value is not None else None
+    except (binascii.Error, ValueError, TypeError):
+        raise ValueError("This cursor is not one this API gave.") from None
+    if cursor_sort != sort or not isinstance(pk, int) or (value and value.tzinfo is None):
+        raise ValueError("This cursor belongs to another sort order or is damaged.")
+    return value, pk
+
+
+def step_as_json(step: SyncStep) -> dict:
+    return {
+        "cycle_id": step.cycle.external_id,
+        "step_id": step.step_id,
+        "object_type": step.object_type,
+        "object_name": step.object_name,
+        "operation": step.operation,
+        "status": step.status,
+        "started_at": utc(step.started_at),
+        "ended_at": utc(step.ended_at),
+        "counts": {name: getattr(step, f"{name}_count") for name in COUNTERS},
+        "error": (
+            {"code": step.error_code, "message": step.error_message}
+            if step.error_message is not None
+            else None
+        ),
+    }
+
+
+@require_GET
+@read_api_access_required
+def sync_step_list(request):
+    """SPEC 4.3: the page's rows as JSON, paged by an opaque cursor in `next`."""
+    filterset = SyncStepFilter(request.GET, queryset=visible_steps().select_related("cycle"))
+    if not filterset.is_valid():
+        return JsonResponse({"errors": filterset.errors_as_list()}, status=400)
+    steps = filterset.qs
+    cursor = request.GET.get("cursor")
+    if cursor:
+        try:
+            value, pk = decode_cursor(cursor, filterset.sort_order)
+        except ValueError as exc:
+            return error_response(400, str(exc), path="cursor")
+        steps = steps_after(steps, filterset.sort_order, value, pk)
+    else:
+        offset = (filterset.page_number - 1) * STEPS_PER_PAGE
+        steps = steps[offset:]
+    rows = list(steps[: STEPS_PER_PAGE + 1])
+    next_url = None
+    if len(rows) > STEPS_PER_PAGE:
+        rows = rows[:STEPS_PER_PAGE]
+        query = request.GET.copy()
+        query.pop("page", None)
+        query["cursor"] = encode_cursor(filterset.sort_order, rows[-1])
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return JsonResponse({"results": [step_as_json(step) for step in rows], "next": next_url})

@@ -138,3 +138,12 @@ class IngestToken(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.scope})"
+
+
+class UserPreference(models.Model):
+    user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="preference")
+    # An IANA name such as Europe/Paris; empty means the site's TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    def __str__(self):
+        return f"{self.user} ({self.time_zone or 'site time zone'})"
