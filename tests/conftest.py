@@ -95,3 +95,77 @@ def ingest_token(db):
     from dashboard.tokens import token_create
 
     return token_create(name="engine")
+
+
+WORLD_OBJECTS = ["lead", "contact", "campaign", "custom_object", "task"]
+WORLD_OPERATIONS = ["pull_updates", "push_updates", "pull_deletes", "sync_schema"]
+WORLD_STATUSES = ["succeeded", "failed", "incomplete", "in_process", "cleaned_up"]
+
+
+@pytest.fixture
+def world(ingest):
+    """Steps over the last six days (the oldest cycles out of the window),
+    ingested through the real path. Returns the ground truth: one dict per
+    visible step, built from the reports, not from the database."""
+    import random
+
+    rng = random.Random(20261129)
+    now = datetime.now(UTC).replace(microsecond=0)
+    truth, reports = [], []
+    for n in range(36):
+        cycle_start = now - timedelta(hours=4 * n + 1, minutes=rng.randint(0, 50))
+        steps = []
+        for index in range(4):
+            started = cycle_start + timedelta(minutes=index, seconds=rng.randint(0, 59))
+            status = rng.choice(WORLD_STATUSES)
+            step = make_step(
+                f"step-{index}",
+                started_at=started,
+                object_type=rng.choice(WORLD_OBJECTS),
+                operation=rng.choice(WORLD_OPERATIONS),
+                status=status,
+            )
+            if step["object_type"] == "custom_object":
+                step["object_name"] = "Invoice__c"
+            ended = None
+            if status != "in_process":
+                # Some steps share an end, to exercise the tie-breaker.
+                ended = started + timedelta(seconds=rng.choice([30, 30, 45, 90]))
+                step["ended_at"] = iso(ended)
+            steps.append(step)
+            if cycle_start >= now - timedelta(days=5):
+                truth.append(
+                    {
+                        "cycle_id": f"cyc-{n}",
+                        "step_id": step["id"],
+                        "object_type": step["object_type"],
+                        "operation": step["operation"],
+                        "status": status,
+                        "started_at": started,
+                        "ended_at": ended,
+                    }
+                )
+        reports.append(make_report(*steps, cycle_id=f"cyc-{n}", started_at=cycle_start))
+    ingest(*reports)
+    return truth
+
+
+def expected_order(rows: list[dict], sort: str = "-start") -> list[tuple[str, str]]:
+    """Ground-truth order of SPEC 4.1. Ties are broken by a unique key: the
+    database's pk, which follows ingestion order (cycle, then step)."""
+    from dashboard.models import SyncStep
+
+    pks = {(s.cycle.external_id, s.step_id): s.pk for s in SyncStep.objects.select_related("cycle")}
+    field = "started_at" if sort.endswith("start") else "ended_at"
+    descending = sort.startswith("-")
+
+    def key(row):
+        value = row[field]
+        pk = pks[(row["cycle_id"], row["step_id"])]
+        if value is None:
+            # Running steps: first for -end, last for end.
+            return (1, 0, pk)
+        return (0, value.timestamp(), pk)
+
+    ordered = sorted(rows, key=key, reverse=descending)
+    return [(row["cycle_id"], row["step_id"]) for row in ordered]

@@ -1,0 +1,142 @@
+"""SPEC 4.4, walked URL by URL: every pattern the project serves is listed
+here with who may use it, so a new URL cannot ship unprotected unnoticed."""
+
+import re
+import uuid
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import get_resolver
+
+from dashboard.tokens import token_create
+
+pytestmark = pytest.mark.django_db
+
+# What each URL pattern is, by kind of protection.
+PAGES = {
+    "integration/salesforce/sync-status/",
+    "integration/salesforce/sync-status/export.csv",
+    "preferences/",
+}
+READ_API = {"api/v1/sync-steps/"}
+INGEST_API = {"api/v1/sync-reports/", "api/v1/sync-reports/<str:report_id>/"}
+PUBLIC = {"accounts/login/", "accounts/logout/", "i18n/setlang/"}
+REDIRECTS = {"": "/integration/salesforce/sync-status/"}
+
+
+def served_patterns() -> list[str]:
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern)
+
+    return list(walk(get_resolver().url_patterns))
+
+
+def concrete(pattern: str) -> str:
+    return "/" + re.sub(r"<(?:\w+:)?\w+>", lambda _: str(uuid.uuid4()), pattern)
+
+
+@pytest.fixture
+def permitted(client):
+    user = User.objects.create_user("ada")
+    user.groups.add(Group.objects.get(name="Sync Status admins"))
+    return user
+
+
+@pytest.fixture
+def unpermitted():
+    return User.objects.create_user("bob")
+
+
+def test_every_served_url_is_classified():
+    known = PAGES | READ_API | INGEST_API | PUBLIC | set(REDIRECTS)
+    unknown = [p for p in served_patterns() if p not in known and not p.startswith("admin/")]
+    assert unknown == []
+
+
+@pytest.mark.parametrize("pattern", sorted(PAGES))
+def test_a_page_redirects_anonymous_users_to_login(client, pattern):
+    response = client.get(concrete(pattern))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize("pattern", sorted(PAGES | READ_API))
+def test_a_page_or_the_read_api_answers_403_without_the_permission(client, unpermitted, pattern):
+    client.force_login(unpermitted)
+    assert client.get(concrete(pattern)).status_code == 403
+
+
+@pytest.mark.parametrize("pattern", sorted(PAGES | READ_API))
+def test_a_page_or_the_read_api_serves_a_user_with_the_permission(client, permitted, pattern):
+    client.force_login(permitted)
+    assert client.get(concrete(pattern)).status_code == 200
+
+
+def test_a_superuser_has_the_permission(client):
+    client.force_login(User.objects.create_superuser("root"))
+    assert client.get("/integration/salesforce/sync-status/").status_code == 200
+
+
+@pytest.mark.parametrize("pattern", sorted(READ_API))
+def test_the_read_api_answers_401_to_anonymous_and_serves_a_read_token(client, pattern):
+    assert client.get(concrete(pattern)).status_code == 401
+    token = token_create(name="grafana", scope="read")
+    assert client.get(concrete(pattern), HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+@pytest.mark.parametrize("pattern", sorted(PAGES))
+def test_a_page_does_not_take_a_token_instead_of_a_login(client, pattern):
+    token = token_create(name="grafana", scope="read")
+    response = client.get(concrete(pattern), HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("pattern", sorted(INGEST_API))
+def test_the_ingest_api_takes_ingest_tokens_only(client, permitted, pattern):
+    url = concrete(pattern)
+    method = client.post if pattern == "api/v1/sync-reports/" else client.get
+    client.force_login(permitted)
+    assert method(url).status_code == 401, "a session is not enough"
+    read = token_create(name="grafana", scope="read")
+    assert method(url, HTTP_AUTHORIZATION=f"Bearer {read}").status_code == 401
+    ingest = token_create(name="engine")
+    # Past authentication: the empty body is invalid (400), the id unknown (404).
+    assert method(url, HTTP_AUTHORIZATION=f"Bearer {ingest}").status_code in {400, 404}
+
+
+def test_the_home_page_leads_to_the_sync_status_page(client):
+    for pattern, target in REDIRECTS.items():
+        response = client.get(concrete(pattern))
+        assert (response.status_code, response["Location"]) == (302, target)
+
+
+ADMIN_AUTH = {"admin/login/", "admin/logout/"}
+
+
+@pytest.mark.parametrize(
+    "pattern", [p for p in served_patterns() if p.startswith("admin/") and p not in ADMIN_AUTH]
+)
+def test_the_admin_is_for_staff_only(client, permitted, pattern):
+    client.force_login(permitted)  # may view sync status, but is not staff
+    response = client.get(concrete(pattern))
+    assert response.status_code in {302, 404}
+    if response.status_code == 302:
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_forms_are_protected_against_csrf(permitted):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(permitted)
+    assert client.post("/preferences/", {"time_zone": "Europe/Paris"}).status_code == 403
+    assert client.post("/accounts/logout/").status_code == 403
+    assert client.post("/i18n/setlang/", {"language": "fr"}).status_code == 403
+    anonymous = Client(enforce_csrf_checks=True)
+    assert (
+        anonymous.post("/accounts/login/", {"username": "ada", "password": "x"}).status_code == 403
+    )
