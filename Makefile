@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Both install what
-# they need first (a virtualenv in .venv, and redis-server for the worker tests).
+# they need first (a virtualenv in .venv; redis-server and chromium for tests).
 
 PYTHON ?= python3
 VENV := .venv
@@ -28,12 +28,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# The worker tests start real redis-server processes of their own.
+# The worker tests start real redis-server processes of their own; the
+# browser tests drive the system's Chromium (Playwright never downloads one).
+SYSTEM_PACKAGES := redis-server:redis-server chromium:chromium
 .make/system-deps:
-	@command -v redis-server >/dev/null || { \
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
+	    echo "Installing$$missing"; \
+	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "The tests need redis-server: sudo apt-get install redis-server (or brew install redis)"; exit 1; \
-	  fi; }
+	    echo "The tests need:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
 	@mkdir -p .make && touch $@
