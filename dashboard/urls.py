@@ -1,9 +1,10 @@
 from django.urls import path
 
-from dashboard import api, views
+from dashboard import api, health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
     path("integration/salesforce/sync-status/", views.sync_status, name="sync-status"),
     path(
         "integration/salesforce/sync-status/export.csv",

@@ -125,6 +125,9 @@ class Processes:
             "SECRET_KEY": "test-processes",
             "DEBUG": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Plain HTTP on loopback, where production has a TLS proxy in front.
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
             "SYNC_STATUS_SWEEP_SECONDS": "1",
             "SYNC_STATUS_SWEEP_GRACE_SECONDS": "1",
             **extra,

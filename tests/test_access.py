@@ -20,7 +20,7 @@ PAGES = {
 }
 READ_API = {"api/v1/sync-steps/"}
 INGEST_API = {"api/v1/sync-reports/", "api/v1/sync-reports/<str:report_id>/"}
-PUBLIC = {"accounts/login/", "accounts/logout/", "i18n/setlang/"}
+PUBLIC = {"accounts/login/", "accounts/logout/", "i18n/setlang/", "healthz"}
 REDIRECTS = {"": "/integration/salesforce/sync-status/"}
 
 

@@ -31,7 +31,21 @@ def command(service: dict) -> str:
 
 
 def test_it_runs_the_whole_stack(compose):
-    assert set(compose["services"]) == {"postgres", "redis", *APP_SERVICES}
+    assert set(compose["services"]) == {"postgres", "redis", *APP_SERVICES, "simulator"}
+    assert compose["services"]["simulator"]["profiles"] == ["simulator"]
+
+
+def test_the_simulator_feeds_the_real_ingestion_path(compose):
+    simulator = compose["services"]["simulator"]
+    assert command(simulator) == "python manage.py simulate_sync --backfill 5d --live"
+    assert simulator["image"] == compose["services"]["web"]["image"]
+    assert simulator["environment"]["CELERY_BROKER_URL"].startswith("redis://redis:")
+
+
+def test_the_web_health_check_asks_healthz(compose):
+    assert "http://127.0.0.1:8000/healthz" in " ".join(
+        compose["services"]["web"]["healthcheck"]["test"]
+    )
 
 
 def test_every_service_has_a_health_check(compose):
@@ -76,6 +90,7 @@ def test_the_database_and_broker_urls_point_at_their_services(compose):
     environment = compose["services"]["web"]["environment"]
     postgres = compose["services"]["postgres"]["environment"]
     database = dj_database_url.parse(resolved_default(environment["DATABASE_URL"]))
+    assert "127.0.0.1" in resolved_default(environment["ALLOWED_HOSTS"]).split(",")
     assert database["ENGINE"] == "django.db.backends.postgresql"
     assert (database["HOST"], database["NAME"], database["USER"]) == (
         "postgres",

@@ -44,6 +44,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, help="Make the run reproducible.")
         parser.add_argument(
+            "--speed", type=float, default=1.0, help="Play live cycles this many times faster."
+        )
+        parser.add_argument(
             "--rate",
             type=float,
             default=1.0,
@@ -71,7 +74,9 @@ class Command(BaseCommand):
             since = datetime.now(UTC) - options["backfill"]
             cycles += play_backfill(simulator, self.send, since, interval)
         if options["live"]:
-            cycles += play_live(simulator, self.send, interval, options["cycles"])
+            cycles += play_live(
+                simulator, self.send, interval, options["cycles"], speed=options["speed"]
+            )
         return (
             f"Done! Sent {cycles} cycles in {self.sent} reports "
             f"({self.steps} steps, {self.failures} failed records)."
