@@ -34,7 +34,7 @@ class SyncStepTable(tables.Table):
     )
     object = tables.Column(accessor="object_type", verbose_name=_("Object"))
     operation = tables.Column(verbose_name=_("Operation"))
-    status = tables.Column(verbose_name=_("Status"))
+    status = tables.Column(verbose_name=_("Status"), attrs={"td": {"class": "status"}})
     new = CountColumn(accessor="new_count", verbose_name=_("New"))
     updated = CountColumn(accessor="updated_count", verbose_name=_("Updated"))
     deleted = CountColumn(accessor="deleted_count", verbose_name=_("Deleted"))

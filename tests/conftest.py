@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
 
 from syncstatus.celery import app as celery_app
 
@@ -19,10 +20,13 @@ def _tasks_run_in_process():
     celery_app.conf.task_always_eager = previous
 
 
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
-    """The test client speaks plain HTTP; production redirects it to HTTPS."""
-    settings.SECURE_SSL_REDIRECT = False
+@pytest.fixture(autouse=True, scope="session")
+def _plain_http():
+    """The test client and live servers speak plain HTTP, which production
+    redirects to HTTPS. Session-wide and autouse, so that it is in force
+    before pytest-django's live server builds its middleware."""
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        yield
 
 
 def iso(moment: datetime) -> str:
