@@ -1,4 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+ADMINS_GROUP = "Sync Status admins"
+
+
+def ensure_admins_group(sender, using="default", **kwargs):
+    """The group exists after every migrate, and after a test flush, which
+    empties the tables the data migration filled."""
+    from django.contrib.auth.models import Group, Permission
+
+    permission = Permission.objects.using(using).filter(
+        content_type__app_label="dashboard", codename="view_sync_status"
+    ).first()
+    if permission is None:  # permissions are made by auth's post_migrate, not yet run
+        return
+    group, _ = Group.objects.using(using).get_or_create(name=ADMINS_GROUP)
+    group.permissions.add(permission)
 
 
 class DashboardConfig(AppConfig):
@@ -8,3 +25,5 @@ class DashboardConfig(AppConfig):
 
     def ready(self):
         from dashboard import checks  # noqa: F401 - registers the deploy checks
+
+        post_migrate.connect(ensure_admins_group, sender=self)

@@ -140,3 +140,10 @@ def test_forms_are_protected_against_csrf(permitted):
     assert (
         anonymous.post("/accounts/login/", {"username": "ada", "password": "x"}).status_code == 403
     )
+
+
+def test_the_admins_group_holds_the_permission_after_migrate():
+    group = Group.objects.get(name="Sync Status admins")
+    assert list(group.permissions.values_list("content_type__app_label", "codename")) == [
+        ("dashboard", "view_sync_status")
+    ]
