@@ -9,9 +9,11 @@ def ensure_admins_group(sender, using="default", **kwargs):
     empties the tables the data migration filled."""
     from django.contrib.auth.models import Group, Permission
 
-    permission = Permission.objects.using(using).filter(
-        content_type__app_label="dashboard", codename="view_sync_status"
-    ).first()
+    permission = (
+        Permission.objects.using(using)
+        .filter(content_type__app_label="dashboard", codename="view_sync_status")
+        .first()
+    )
     if permission is None:  # permissions are made by auth's post_migrate, not yet run
         return
     group, _ = Group.objects.using(using).get_or_create(name=ADMINS_GROUP)
