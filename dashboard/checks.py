@@ -13,3 +13,16 @@ def secret_key_is_set(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def lead_label_is_known(app_configs, **kwargs):
+    if settings.SYNC_STATUS_LEAD_LABEL not in {"Lead", "Person"}:
+        return [
+            Error(
+                f"SYNC_STATUS_LEAD_LABEL is {settings.SYNC_STATUS_LEAD_LABEL!r}.",
+                hint='Set it to "Lead" or "Person".',
+                id="syncstatus.E002",
+            )
+        ]
+    return []

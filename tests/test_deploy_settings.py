@@ -33,3 +33,19 @@ def test_the_deploy_check_refuses_the_embedded_secret_key():
     result = check_deploy(DEBUG="0", ALLOWED_HOSTS="sync.example.com")
     assert result.returncode != 0
     assert "syncstatus.E001" in result.stderr
+
+
+def test_an_unknown_lead_label_is_refused_at_start():
+    result = check_deploy(DEBUG="1", SYNC_STATUS_LEAD_LABEL="Prospect")
+    assert result.returncode != 0
+    assert "syncstatus.E002" in result.stderr
+
+
+def test_the_readme_lists_every_environment_variable_the_settings_read():
+    import re
+
+    settings_source = (ROOT / "syncstatus" / "settings.py").read_text()
+    read = set(re.findall(r'(?:environ\.get|env_\w+)\(\s*"([A-Z_]+)"', settings_source))
+    readme = (ROOT / "README.md").read_text()
+    assert read, "the settings read the environment"
+    assert sorted(name for name in read if f"`{name}`" not in readme) == []
