@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
+from dashboard.retention import retention_cutoff
 from dashboard.validation import (
     CleanReport,
     CleanStep,
@@ -72,7 +73,8 @@ def report_apply(*, report_pk: int) -> str:
     """Apply one stored report; safe to call any number of times, concurrently.
 
     Returns what happened: "applied", "rebuilt" (its cycle was replayed
-    because a later report had been applied first), "invalid" or "skipped".
+    because a later report had been applied first), "expired" (its cycle
+    started before the retention window), "invalid" or "skipped".
     """
     report = ReceivedReport.objects.filter(pk=report_pk).first()
     if report is None or report.status != ReceivedReport.State.ACCEPTED:
@@ -83,6 +85,14 @@ def report_apply(*, report_pk: int) -> str:
         # Validated on receipt, so only a change of rules since gets here.
         report_mark_failed(report_pk=report_pk, error=f"Invalid report: {exc}")
         return "invalid"
+
+    if clean.cycle_started_at < retention_cutoff():
+        # Accepted, but it would never be shown and the purge would delete it
+        # within the hour: nothing to write (SPEC 3.3).
+        ReceivedReport.objects.filter(pk=report_pk, status=ReceivedReport.State.ACCEPTED).update(
+            status=ReceivedReport.State.APPLIED, applied_at=timezone.now(), error=None
+        )
+        return "expired"
 
     with transaction.atomic():
         cycle = _lock_cycle(clean)
@@ -176,7 +186,13 @@ def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
         cycle.ended_at = clean.cycle_ended_at
     cycle.save(update_fields=["started_at", "ended_at"])
     if started_changed:
-        SyncStep.objects.filter(cycle=cycle).update(cycle_started_at=cycle.started_at)
+        # Rare (an engine re-dating its cycle), and on PostgreSQL it moves the
+        # rows to the partition of their new day.
+        steps = SyncStep.objects.filter(cycle=cycle)
+        FailedRecord.objects.filter(step__in=steps.values("pk")).update(
+            cycle_started_at=cycle.started_at
+        )
+        steps.update(cycle_started_at=cycle.started_at)
     if not clean.steps:
         return
 
@@ -193,13 +209,14 @@ def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
         rows,
         batch_size=BATCH_SIZE,
         update_conflicts=True,
-        unique_fields=["cycle", "step_id"],
+        unique_fields=["cycle", "step_id", "cycle_started_at"],
         update_fields=STEP_UPDATE_FIELDS,
     )
 
     failures = [
         FailedRecord(
             step_id=row.pk,
+            cycle_started_at=cycle.started_at,
             record_id=failure.record_id,
             marketo_id=failure.marketo_id,
             error_code=failure.error_code,
@@ -215,7 +232,7 @@ def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
             failures,
             batch_size=BATCH_SIZE,
             update_conflicts=True,
-            unique_fields=["step", "record_id"],
+            unique_fields=["step", "record_id", "cycle_started_at"],
             update_fields=["marketo_id", "error_code", "field", "message"],
         )
 

@@ -24,7 +24,9 @@ class SyncStep(models.Model):
     cycle = models.ForeignKey(SyncCycle, on_delete=models.DO_NOTHING, related_name="steps")
     step_id = models.CharField(max_length=MAX_ID_LENGTH)
     # Copied from the cycle so that the retention window is one indexed
-    # condition on this table, with no join, on every page view.
+    # condition on this table, with no join, on every page view; and, on
+    # PostgreSQL, the key this table is partitioned by, a partition a day,
+    # so that the purge drops whole days (dashboard/partitions.py).
     cycle_started_at = models.DateTimeField()
     object_type = models.CharField(max_length=32, choices=ObjectType.choices)
     object_name = models.CharField(max_length=MAX_ID_LENGTH, null=True, blank=True)
@@ -45,7 +47,12 @@ class SyncStep(models.Model):
     class Meta:
         permissions = [("view_sync_status", "Can view the sync status dashboard")]
         constraints = [
-            models.UniqueConstraint(fields=["cycle", "step_id"], name="step_unique_in_cycle"),
+            # A step's identity is (cycle, step_id); the partition key is part
+            # of the constraint because PostgreSQL requires it of a unique
+            # index on a partitioned table. All steps of a cycle share it.
+            models.UniqueConstraint(
+                fields=["cycle", "step_id", "cycle_started_at"], name="step_unique_in_cycle"
+            ),
             models.CheckConstraint(
                 condition=Q(new_count__gte=0)
                 & Q(updated_count__gte=0)
@@ -72,7 +79,14 @@ class SyncStep(models.Model):
 
 
 class FailedRecord(models.Model):
-    step = models.ForeignKey(SyncStep, on_delete=models.DO_NOTHING, related_name="failures")
+    # No database constraint: on PostgreSQL steps are partitioned, and a
+    # foreign key cannot point at one. Ingestion writes a step before its
+    # failures in one transaction, and the purge removes both by the same day.
+    step = models.ForeignKey(
+        SyncStep, on_delete=models.DO_NOTHING, related_name="failures", db_constraint=False
+    )
+    # The step's cycle_started_at: the partition key here too.
+    cycle_started_at = models.DateTimeField()
     record_id = models.CharField(max_length=MAX_ID_LENGTH)
     marketo_id = models.CharField(max_length=MAX_ID_LENGTH, null=True, blank=True)
     error_code = models.CharField(max_length=MAX_ID_LENGTH, null=True, blank=True)
@@ -82,7 +96,9 @@ class FailedRecord(models.Model):
     class Meta:
         constraints = [
             # Also the export's order within a step: records by record_id.
-            models.UniqueConstraint(fields=["step", "record_id"], name="failure_unique_in_step"),
+            models.UniqueConstraint(
+                fields=["step", "record_id", "cycle_started_at"], name="failure_unique_in_step"
+            ),
         ]
 
     def __str__(self):

@@ -39,7 +39,7 @@ def purge_expired(*, now: datetime | None = None) -> PurgeResult:
     with transaction.atomic():
         # Children first, one statement each: the foreign keys are DO_NOTHING
         # so that Django deletes in SQL instead of loading the rows.
-        failed_records, _ = FailedRecord.objects.filter(step__cycle_started_at__lt=cutoff).delete()
+        failed_records, _ = FailedRecord.objects.filter(cycle_started_at__lt=cutoff).delete()
         steps, _ = SyncStep.objects.filter(cycle_started_at__lt=cutoff).delete()
         cycles, _ = SyncCycle.objects.filter(started_at__lt=cutoff).delete()
         reports, _ = ReceivedReport.objects.filter(received_at__lt=cutoff).delete()

@@ -121,16 +121,21 @@ def world(ingest):
 
     rng = random.Random(20261129)
     now = datetime.now(UTC).replace(microsecond=0)
-    truth, reports = [], []
+    truth, reports, expired = [], [], []
     for n in range(36):
         cycle_start = now - timedelta(hours=4 * n + 1, minutes=rng.randint(0, 50))
+        # Expired cycles are never stored as such: they are ingested a day
+        # younger and aged afterwards, as if time had passed.
+        shift = timedelta(days=1) if cycle_start < now - timedelta(days=5) else timedelta(0)
+        if shift:
+            expired.append(f"cyc-{n}")
         steps = []
         for index in range(4):
             started = cycle_start + timedelta(minutes=index, seconds=rng.randint(0, 59))
             status = rng.choice(WORLD_STATUSES)
             step = make_step(
                 f"step-{index}",
-                started_at=started,
+                started_at=started + shift,
                 object_type=rng.choice(WORLD_OBJECTS),
                 operation=rng.choice(WORLD_OPERATIONS),
                 status=status,
@@ -141,7 +146,7 @@ def world(ingest):
             if status != "in_process":
                 # Some steps share an end, to exercise the tie-breaker.
                 ended = started + timedelta(seconds=rng.choice([30, 30, 45, 90]))
-                step["ended_at"] = iso(ended)
+                step["ended_at"] = iso(ended + shift)
             steps.append(step)
             if cycle_start >= now - timedelta(days=5):
                 truth.append(
@@ -155,8 +160,11 @@ def world(ingest):
                         "ended_at": ended,
                     }
                 )
-        reports.append(make_report(*steps, cycle_id=f"cyc-{n}", started_at=cycle_start))
+        reports.append(make_report(*steps, cycle_id=f"cyc-{n}", started_at=cycle_start + shift))
     ingest(*reports)
+    for cycle_id in expired:
+        age_cycle(cycle_id, timedelta(days=1))
+    assert expired, "the world reaches past the retention window"
     return truth
 
 
@@ -179,3 +187,23 @@ def expected_order(rows: list[dict], sort: str = "-start") -> list[tuple[str, st
 
     ordered = sorted(rows, key=key, reverse=descending)
     return [(row["cycle_id"], row["step_id"]) for row in ordered]
+
+
+def age_cycle(external_id: str, by: timedelta) -> None:
+    """Move a stored cycle back in time, as if it had been ingested `by` earlier:
+    reports about already-expired cycles are never stored, so tests of what
+    expires ingest young cycles and age them."""
+    from django.db.models import F
+
+    from dashboard.models import FailedRecord, SyncCycle, SyncStep
+
+    SyncCycle.objects.filter(external_id=external_id).update(started_at=F("started_at") - by)
+    steps = SyncStep.objects.filter(cycle__external_id=external_id)
+    FailedRecord.objects.filter(step__in=steps.values("pk")).update(
+        cycle_started_at=F("cycle_started_at") - by
+    )
+    steps.update(
+        cycle_started_at=F("cycle_started_at") - by,
+        started_at=F("started_at") - by,
+        ended_at=F("ended_at") - by,
+    )

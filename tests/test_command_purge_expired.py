@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
 from dashboard.tasks import purge_expired
-from tests.conftest import make_report, make_step, recent
+from tests.conftest import age_cycle, make_report, make_step, recent
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +27,13 @@ def old_and_young(ingest):
             make_step("a", failures=FAILURES),
             make_step("b"),
             cycle_id="old",
-            started_at=recent(60 * 24 * 5 + 5),
+            started_at=recent(60 * 24 * 5 - 10),
         ),
         make_report(
             make_step("a", failures=FAILURES), cycle_id="young", started_at=recent(60 * 24 * 5 - 5)
         ),
     )
+    age_cycle("old", timedelta(minutes=15))
     # The reports came in long ago too.
     ReceivedReport.objects.filter(cycle_external_id="old").update(
         received_at=timezone.now() - timedelta(days=5, minutes=1)

@@ -225,7 +225,12 @@ def test_its_memory_stays_flat_on_a_large_export(admin_client, ingest):
     rows_per_step = 5_000
     FailedRecord.objects.bulk_create(
         (
-            FailedRecord(step=step, record_id=f"00Q{n:08}", message="Postal code is required " * 4)
+            FailedRecord(
+                step=step,
+                cycle_started_at=step.cycle_started_at,
+                record_id=f"00Q{n:08}",
+                message="Postal code is required " * 4,
+            )
             for step in steps
             for n in range(rows_per_step)
         ),

@@ -235,10 +235,11 @@ def test_it_moves_the_steps_with_their_cycle_start(ingest):
     assert SyncStep.objects.get().cycle_started_at == moved
 
 
-def test_it_accepts_and_stores_a_cycle_older_than_the_retention(ingest):
-    (received,) = ingest(make_report(make_step(), started_at=recent(60 * 24 * 6)))
+def test_it_accepts_a_cycle_older_than_the_retention_but_never_stores_it(ingest):
+    (received,) = ingest(make_report(make_step(), started_at=recent(60 * 24 * 5 + 1)))
     assert received.status == "applied"
-    assert SyncStep.objects.count() == 1
+    assert SyncStep.objects.count() == 0
+    assert ReceivedReport.objects.count() == 1, "the report itself is purged like any other"
 
 
 def test_it_marks_failed_a_stored_report_that_no_longer_validates(ingest):
