@@ -20,6 +20,12 @@ def ensure_admins_group(sender, using="default", **kwargs):
     group.permissions.add(permission)
 
 
+def ensure_partitions_after_migrate(sender, using="default", **kwargs):
+    from dashboard.partitions import ensure_upcoming_partitions
+
+    ensure_upcoming_partitions()
+
+
 class DashboardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "dashboard"
@@ -29,3 +35,4 @@ class DashboardConfig(AppConfig):
         from dashboard import checks  # noqa: F401 - registers the deploy checks
 
         post_migrate.connect(ensure_admins_group, sender=self)
+        post_migrate.connect(ensure_partitions_after_migrate, sender=self)

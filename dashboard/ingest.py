@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
+from dashboard.partitions import ensure_partition_for
 from dashboard.retention import retention_cutoff
 from dashboard.validation import (
     CleanReport,
@@ -185,6 +186,7 @@ def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
     if clean.cycle_ended_at is not None:
         cycle.ended_at = clean.cycle_ended_at
     cycle.save(update_fields=["started_at", "ended_at"])
+    ensure_partition_for(cycle.started_at)
     if started_changed:
         # Rare (an engine re-dating its cycle), and on PostgreSQL it moves the
         # rows to the partition of their new day.

@@ -196,7 +196,10 @@ def age_cycle(external_id: str, by: timedelta) -> None:
     from django.db.models import F
 
     from dashboard.models import FailedRecord, SyncCycle, SyncStep
+    from dashboard.partitions import ensure_partition_for
 
+    cycle = SyncCycle.objects.get(external_id=external_id)
+    ensure_partition_for(cycle.started_at - by)
     SyncCycle.objects.filter(external_id=external_id).update(started_at=F("started_at") - by)
     steps = SyncStep.objects.filter(cycle__external_id=external_id)
     FailedRecord.objects.filter(step__in=steps.values("pk")).update(

@@ -9,7 +9,9 @@ from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
 from dashboard.tasks import purge_expired
 from tests.conftest import age_cycle, make_report, make_step, recent
 
-pytestmark = pytest.mark.django_db
+# Transactional: on PostgreSQL the purge detaches partitions concurrently,
+# which cannot happen inside the transaction a plain django_db test runs in.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 FAILURES = [{"record_id": f"r{n}", "message": "Bad"} for n in range(3)]
 

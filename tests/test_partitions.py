@@ -1,0 +1,90 @@
+"""Day partitions on PostgreSQL (dashboard/partitions.py); on SQLite, the same
+behaviour through plain tables. Each test holds on both."""
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from dashboard import partitions
+from dashboard.models import FailedRecord, SyncCycle, SyncStep
+from tests.conftest import age_cycle, make_report, make_step, recent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ON_POSTGRESQL = connection.vendor == "postgresql"
+
+
+def partition_exists(table: str, day) -> bool:
+    if not ON_POSTGRESQL:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [partitions.partition_name(table, day)])
+        return cursor.fetchone()[0] is not None
+
+
+def test_steps_and_failed_records_are_partitioned_by_day_on_postgresql():
+    with connection.cursor() as cursor:
+        if ON_POSTGRESQL:
+            cursor.execute(
+                "SELECT relname FROM pg_partitioned_table JOIN pg_class ON oid = partrelid "
+                "ORDER BY relname"
+            )
+            assert [row[0] for row in cursor.fetchall()] == list(
+                sorted(partitions.PARTITIONED_TABLES)
+            )
+        else:
+            assert not partitions.enabled()
+
+
+def test_the_window_and_the_next_days_have_partitions_after_migrate():
+    today = datetime.now(UTC).date()
+    for offset in range(-5, partitions.DAYS_AHEAD + 1):
+        for table in partitions.PARTITIONED_TABLES:
+            assert partition_exists(table, today + timedelta(days=offset)) == ON_POSTGRESQL
+
+
+def test_ingestion_makes_the_partition_of_an_unusual_day(ingest):
+    far = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
+    failures = [{"record_id": "r1", "message": "m"}]
+    ingest(make_report(make_step(started_at=far, failures=failures), started_at=far))
+    assert SyncStep.objects.get().cycle_started_at == far
+    assert FailedRecord.objects.get().cycle_started_at == far
+    assert partition_exists("dashboard_failedrecord", far.date()) == ON_POSTGRESQL
+
+
+def test_the_purge_drops_whole_expired_days_and_counts_their_rows(ingest):
+    failures = [{"record_id": f"r{n}", "message": "m"} for n in range(4)]
+    ingest(
+        make_report(
+            make_step("a", failures=failures), make_step("b"), cycle_id="old", started_at=recent(60)
+        ),
+        make_report(make_step("a", failures=failures), cycle_id="young", started_at=recent(30)),
+    )
+    age_cycle("old", timedelta(days=7))
+    old_day = SyncCycle.objects.get(external_id="old").started_at.astimezone(UTC).date()
+
+    out = io.StringIO()
+    call_command("purge_expired", stdout=out)
+
+    assert out.getvalue().startswith("Done! Purged 1 cycles, 2 steps, 4 failed records")
+    assert list(SyncStep.objects.values_list("cycle__external_id", flat=True)) == ["young"]
+    assert FailedRecord.objects.count() == 4
+    assert not partition_exists("dashboard_syncstep", old_day)
+    assert not partition_exists("dashboard_failedrecord", old_day)
+
+
+def test_a_cycle_moved_to_another_day_takes_its_steps_and_failures_along(ingest):
+    started = recent(60)
+    failures = [{"record_id": "r1", "message": "m"}]
+    ingest(
+        make_report(
+            make_step(started_at=started, failures=failures), cycle_id="c", started_at=started
+        )
+    )
+    earlier = started - timedelta(days=2)
+    ingest(make_report(cycle_id="c", started_at=earlier))
+    assert SyncStep.objects.get().cycle_started_at == earlier
+    assert FailedRecord.objects.get().cycle_started_at == earlier
+    assert FailedRecord.objects.get().step.step_id == "lead.pull_updates"
