@@ -1,10 +1,10 @@
 import django_tables2 as tables
 from django.utils import timezone
 from django.utils.formats import number_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from dashboard.choices import ObjectType, object_type_label
+from dashboard.choices import ObjectType, Operation, Status, object_type_label
 
 NOT_REPORTED = "—"
 
@@ -54,6 +54,59 @@ class SyncStepTable(tables.Table):
         return queryset, True
 
     order_end = order_start
+
+    def page_rows_html(self):
+        """This page's rows as ready HTML, one `<tr>` each, through the same
+        render_* methods as the columns.
+
+        django-tables2 renders every cell through its accessor and template
+        machinery: about a millisecond a row here, the page's whole time
+        budget at 50 rows (measured by `manage.py bench`). Headers, ordering
+        and paging stay django-tables2's.
+        """
+        # Labels looked up once a page, in the active language: translating
+        # 100 lazy labels a page cost more than the query.
+        operations = {code: str(label) for code, label in Operation.choices}
+        statuses = {code: str(label) for code, label in Status.choices}
+        for bound_row in self.page.object_list:
+            step = bound_row.record
+            cells = [
+                ("", self.render_start(step.started_at)),
+                ("", self.render_end(step.ended_at) if step.ended_at else NOT_REPORTED),
+                ("", self.render_object(step)),
+                ("", operations[step.operation]),
+                ("status", self.render_status(statuses[step.status], step)),
+                *(
+                    (
+                        "num",
+                        NOT_REPORTED
+                        if value is None
+                        else number_format(value, force_grouping=True),
+                    )
+                    for value in (
+                        step.new_count,
+                        step.updated_count,
+                        step.deleted_count,
+                        step.failed_count,
+                        step.skipped_count,
+                    )
+                ),
+            ]
+            yield format_html(
+                "<tr>{}</tr>",
+                format_html_join(
+                    "",
+                    "{}",
+                    (
+                        (
+                            format_html('<td class="{}">{}</td>', css, html)
+                            if css
+                            else format_html("<td>{}</td>", html),
+                        )
+                        for css, html in cells
+                    ),
+                ),
+            )
 
     def render_start(self, value):
         return local_time(value)

@@ -1,0 +1,104 @@
+import shlex
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from bench import suite
+from bench.generate import generate
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark the page, the export, ingestion and the purge at a large customer's "
+        "volume, each against a baseline measured in the same run (PostgreSQL only). "
+        "Works in a database of its own, made and dropped by the run."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--steps", type=int, default=1_000_000)
+        parser.add_argument("--failures", type=int, help="Failed records (default: 10 per step).")
+        parser.add_argument("--runs", type=int, default=30, help="Timed runs per page case.")
+        parser.add_argument("--output", help="Write the results as Markdown to this file.")
+        parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
+
+    def handle(self, *args, steps, failures, runs, output, keep, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("The benchmark needs PostgreSQL: set DATABASE_URL.")
+        failures = 10 * steps if failures is None else failures
+        database = settings.DATABASES["default"]
+        original, bench_name = database["NAME"], f"{database['NAME']}_bench"
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{bench_name}"')
+            cursor.execute(f'CREATE DATABASE "{bench_name}"')
+        connection.close()
+        database["NAME"] = bench_name
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+        try:
+            self.run(steps, failures, runs, output)
+        finally:
+            connection.close()
+            database["NAME"] = original
+            if not keep:
+                with connection.cursor() as cursor:
+                    cursor.execute(f'DROP DATABASE IF EXISTS "{bench_name}" WITH (FORCE)')
+
+    def say(self, text: str) -> None:
+        self.stderr.write(text)
+
+    def run(self, steps: int, failures: int, runs: int, output: str | None) -> None:
+        call_command("migrate", verbosity=0)
+        results = suite.Results()
+        self.say(f"Generating {steps:,} steps and {failures:,} failed records with COPY...")
+        start = time.perf_counter()
+        generated = generate(steps=steps, failures=failures)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        seconds = time.perf_counter() - start
+        rows = generated.steps + generated.failed_records
+        results.notes.insert(
+            0,
+            f"Data: {generated.cycles:,} cycles, {generated.steps:,} steps and "
+            f"{generated.failed_records:,} failed records over five days, generated and "
+            f"analysed in {seconds:.0f} s ({rows / seconds:,.0f} rows/s).",
+        )
+        self.say("Page...")
+        suite.measure_page(results, runs)
+        self.say("Export...")
+        suite.measure_export(results, min(1_000_000, failures))
+        self.say("Ingestion...")
+        suite.measure_ingestion(
+            results, min(100_000, max(1_000, failures // 10)), min(20_000, max(1_000, steps // 10))
+        )
+        self.say("Purge...")
+        suite.measure_purge(results, max(1, failures // 5), max(1, steps // 5))
+
+        command = "python manage.py bench " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        self.stdout.write(results.table())
+        missed = [row.measure for row in results.rows if row.met is False]
+        self.stdout.write(
+            f"\nTargets missed: {len(missed)}" + (f" ({'; '.join(missed)})" if missed else "")
+        )
+        if output:
+            with open(output, "w") as out:
+                out.write(render(results, command))
+            self.say(f"Wrote {output}")
+
+
+def render(results, command: str) -> str:
+    notes = "\n\n".join(results.notes)
+    return f"""# Performance
+
+Measured by `{command}` (with `DATABASE_URL` pointing at PostgreSQL) on
+{suite.machine()}.
+
+Every line compares the product with a baseline measured in the same run on
+the same data. See the end of docs/performance.md for what each measure does.
+
+{results.table()}
+
+{notes}
+"""
