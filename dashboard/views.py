@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from django_tables2.paginators import LazyPaginator
 
 from dashboard.access import page_permission_required
-from dashboard.export import csv_lines, error_rows
+from dashboard.export import export_chunks
 from dashboard.filters import SyncStepFilter
 from dashboard.middleware import SESSION_KEY
 from dashboard.models import UserPreference
@@ -122,7 +122,7 @@ def sync_errors_export(request):
             "\n".join(lines) + "\n", status=400, content_type="text/plain; charset=utf-8"
         )
     response = StreamingHttpResponse(
-        csv_lines(error_rows(filterset.qs)), content_type="text/csv; charset=utf-8"
+        export_chunks(filterset.qs, filterset.sort_order), content_type="text/csv; charset=utf-8"
     )
     filename = f"sync-errors-{timezone.localtime():%Y-%m-%dT%H%M}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -18,7 +18,9 @@ HEADER = (
     "started_at,ended_at,object_type,operation,object_name,status,cycle_id,step_id,"
     "record_id,marketo_id,error_code,field,message"
 )
-pytestmark = pytest.mark.django_db
+# Transactional: on PostgreSQL the export reads through a connection of its
+# own (COPY in a thread), which sees only committed rows.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ def test_it_downloads_a_csv_with_the_exact_header_and_a_dated_name(admin_client)
         r'attachment; filename="sync-errors-\d{4}-\d{2}-\d{2}T\d{4}\.csv"',
         response["Content-Disposition"],
     )
-    assert b"".join(response.streaming_content).decode() == HEADER + "\r\n"
+    assert b"".join(response.streaming_content).decode() == HEADER + "\n"
 
 
 def test_it_exports_the_spec_examples(admin_client, ingest):
@@ -252,3 +254,45 @@ def test_its_memory_stays_flat_on_a_large_export(admin_client, ingest):
     # 100,000 rows of ~200 bytes would be ~20 MB held at once; streaming holds a chunk.
     assert traced_peak < 5 * 1024 * 1024
     assert rss_peak - rss_before < 15 * 1024
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/St_Johns"])
+def test_postgresql_copy_and_python_csv_write_the_same_bytes(ingest, zone):
+    from django.utils import timezone
+
+    from dashboard.export import csv_lines, error_rows, export_chunks
+    from dashboard.selectors import order_steps, visible_steps
+
+    tricky = [
+        'comma, "quoted", and\nnew line',
+        "carriage\rreturn",
+        "=SUM(1)",
+        "Événement ✓ 東京",
+        "",
+        "trailing space ",
+        "\\. alone",
+    ]
+    started = recent(90).replace(microsecond=123456)
+    failures = [
+        {"record_id": f"r{n}", "message": text, "marketo_id": text, "field": text or None}
+        for n, text in enumerate(tricky)
+    ]
+    ingest(
+        make_report(
+            make_step("a", started_at=started, failures=failures,
+                      error={"code": "=X", "message": "job, \"level\""}),
+            make_step("b", started_at=recent(80), ended_at=iso(recent(79)),
+                      object_type="custom_object", object_name="Quote, \"Line\"__c",
+                      failures=[{"record_id": "-1", "message": "+minus"}]),
+        )
+    )  # fmt: skip
+    with timezone.override(zone):
+        for sort in ["-start", "start", "-end", "end"]:
+            steps = order_steps(visible_steps(), sort)
+            python = "".join(csv_lines(error_rows(steps))).encode()
+            served = b"".join(
+                chunk if isinstance(chunk, bytes) else chunk.encode()
+                for chunk in export_chunks(steps, sort)
+            )
+            assert served == python, sort
+    assert python.count(b"\n") > len(tricky)
