@@ -13,6 +13,8 @@ from datetime import datetime
 from dashboard.choices import COUNTERS, ObjectType, Operation, Status
 from dashboard.models import MAX_ID_LENGTH
 
+# Looked up per step: `TextChoices.values` builds a new list at every call.
+CODES = {choices: frozenset(choices.values) for choices in (ObjectType, Operation, Status)}
 # The largest value a counter column (bigint) holds.
 MAX_COUNTER = 2**63 - 1
 
@@ -148,7 +150,7 @@ class _Checker:
         text = self.text(value, path, required=True)
         if text is None:
             return None
-        if text not in choices.values:
+        if text not in CODES[choices]:
             allowed = ", ".join(choices.values)
             self.error(path, f"Unknown code {text!r}; allowed: {allowed}.")
             return None

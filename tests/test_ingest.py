@@ -281,3 +281,23 @@ def test_it_gives_up_on_a_report_that_always_fails_and_applies_the_others(
     )
     assert "engine sent something we cannot apply" in poisoned.error
     assert not SyncCycle.objects.filter(external_id="poison").exists()
+
+
+def test_it_applies_large_chunks_of_failures_exactly(ingest):
+    # Large enough for PostgreSQL's COPY path; text that COPY must escape.
+    tricky = 'tab\there, new\nline, back\\slash, \\N, quote \' and "double"'
+
+    def chunk(numbers, message):
+        failures = [
+            {"record_id": f"00Q{n:06}", "message": f"{message} {n} {tricky}", "field": "Email"}
+            for n in numbers
+        ]
+        return make_report(make_step(status="in_process", failures=failures))
+
+    ingest(chunk(range(0, 300), "first"))
+    ingest(chunk(range(200, 500), "second"))
+    failures = step_state("lead.pull_updates")["failures"]
+    assert len(failures) == 500
+    assert failures[0] == ("00Q000000", None, None, "Email", f"first 0 {tricky}")
+    assert failures[250] == ("00Q000250", None, None, "Email", f"second 250 {tricky}")
+    assert failures[499][4] == f"second 499 {tricky}"
