@@ -6,13 +6,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench-deps
+.PHONY: run test lint format bench
 
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py run_embedded $(ADDRPORT)
 
 test: $(STAMP) .make/system-deps
 	$(PY) -m pytest $(ARGS)
+
+# PostgreSQL only (DATABASE_URL); docs/performance.md says how to read it.
+bench: $(STAMP)
+	$(PY) manage.py bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -137,10 +137,12 @@ def measure_page(results: Results, runs: int) -> None:
             f"page, {name}: server time p50 / p95",
             f"{statistics.median(ours):.1f} / {p95:.1f} ms",
             f"admin changelist {statistics.median(admin):.1f} / {percentile(admin, 0.95):.1f} ms",
-            f"{ratio:.1f}x faster",
-            "p95 < 50 ms, ≥ 20x",
-            p95 < 50 and ratio >= 20,
+            "",
+            "p95 < 50 ms",
+            p95 < 50,
         )
+        results.add(f"page, {name}: against the admin (p50)", "", "", f"{ratio:.1f}x faster",
+                    "≥ 20x", ratio >= 20)  # fmt: skip
         results.notes.append(
             f"Plan of the page query, {name}:\n\n```\n{explain(client, PAGE + ours_query)}\n```"
         )
@@ -218,10 +220,12 @@ def measure_export(results: Results, rows: int) -> None:
         f"export, {large['rows']:,} failed records: rows/s",
         f"{rate:,.0f}",
         f"psql \\copy {psql_rate:,.0f}",
-        f"{rate / psql_rate:.2f} of raw COPY",
-        "≥ 300k rows/s, ≥ 1/3 of COPY",
-        rate >= 300_000 and rate >= psql_rate / 3,
+        "",
+        "≥ 300k rows/s",
+        rate >= 300_000,
     )
+    results.add("export: share of raw COPY's rows/s", "", "", f"{rate / psql_rate:.2f}",
+                "≥ 1/3", rate >= psql_rate / 3)  # fmt: skip
     growth = large["peak_growth_mib"] - small["peak_growth_mib"]
     results.add(
         "export: peak RSS growth, 10k → " + f"{large['rows']:,} rows",

@@ -125,11 +125,12 @@ class _Checker:
         if "\x00" in value:
             self.error(path, "Must not contain the NUL character.")
             return None
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            self.error(path, "Must be valid Unicode (it contains a lone surrogate).")
-            return None
+        if not value.isascii():  # the common case skips the encoding
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                self.error(path, "Must be valid Unicode (it contains a lone surrogate).")
+                return None
         return value
 
     def timestamp(self, value, path: str, required: bool) -> datetime | None:

@@ -92,13 +92,34 @@ def render(results, command: str) -> str:
     notes = "\n\n".join(results.notes)
     return f"""# Performance
 
-Measured by `{command}` (with `DATABASE_URL` pointing at PostgreSQL) on
-{suite.machine()}.
+Measured by `{command}`, with `DATABASE_URL` pointing at PostgreSQL, on
+{suite.machine()}. The benchmark makes a database of its own next to the one
+named (`<name>_bench`), fills it with COPY and drops it at the end.
 
 Every line compares the product with a baseline measured in the same run on
-the same data. See the end of docs/performance.md for what each measure does.
+the same data. Re-run it to check a change; CI runs it at `--steps 20000` so
+that it cannot rot, without judging its timings.
 
 {results.table()}
+
+## How each line is measured
+
+- **Page**: server time of `GET /integration/salesforce/sync-status/` through
+  Django's test client in-process (middleware, query, rendering), after two
+  warm-up requests, against Django admin's default changelist of the same
+  table (`/admin/dashboard/syncstep/`, which COUNTs the table every time).
+  Filtered: 24 hours, one object, one status (the admin: object and status).
+- **Export**: the CSV download consumed in a forked process, as a web worker
+  would serve it; peak RSS is that process's VmHWM, reset before the request.
+  The baselines: `psql -c "\\copy (same query) to stdout csv"`, and
+  django-tables2's `ExportMixin` (tablib) over 50,000 rows.
+- **Ingestion**: the `apply_report` Celery task run in this process on stored
+  reports (ten of 10 steps with many failed records; ten of many steps),
+  against a raw COPY of as many failed-record rows into a table with the same
+  indexes.
+- **Purge**: one expired day added to the data, then `purge_expired` while
+  another connection reads the page in a loop (the slowest page meanwhile is
+  reported), against a plain `DELETE` of the same day re-created.
 
 {notes}
 """
