@@ -254,38 +254,28 @@ def measure_export(results: Results, rows: int) -> None:
 
 
 def psql_copy_rate(query: str) -> float:
-    """The physical limit: psql copying the same query's rows to CSV."""
+    """The physical limit: psql running the export's own COPY query to CSV."""
     from django.http import QueryDict
+
+    from dashboard.export import copy_sql
 
     filterset = SyncStepFilter(QueryDict(query.lstrip("?")), queryset=visible_steps())
     assert filterset.is_valid(), filterset.errors
-    queryset = error_rows_queryset(filterset.qs)
-    sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
-        literal_sql = cursor.mogrify(sql, params).decode()
+        statement = copy_sql(
+            filterset.qs, filterset.sort_order, lambda q, p: cursor.mogrify(q, p).decode()
+        )
+    # COPY (query) TO STDOUT ... as psql's client-side \copy, on one line.
+    inner = statement[len("COPY (") : statement.rindex(") TO STDOUT")]
+    copy = "\\copy (" + " ".join(inner.split()) + ") to stdout with csv"
     db = settings.DATABASES["default"]
     env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
-    copy = f"\\copy ({literal_sql}) to stdout with csv"
     command = ["psql", "-X", "-q", "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
                "-U", db["USER"], "-d", db["NAME"], "-c", copy]  # fmt: skip
     start = time.perf_counter()
     done = subprocess.run(command, env=env, stdout=subprocess.PIPE, check=True)
     elapsed = time.perf_counter() - start
     return done.stdout.count(b"\n") / elapsed
-
-
-def error_rows_queryset(steps):
-    """The export's query, as error_rows builds it (for psql and EXPLAIN)."""
-    from django.db.models import Q
-
-    from dashboard.export import FAILURE_COLUMNS, STEP_COLUMNS
-
-    ordering = list(steps.query.order_by) + ["failures__record_id"]
-    return (
-        steps.filter(Q(error_message__isnull=False) | Q(failures__isnull=False))
-        .order_by(*ordering)
-        .values_list(*STEP_COLUMNS, *FAILURE_COLUMNS)
-    )
 
 
 def _mixin_in_child(rows: int, pipe) -> None:

@@ -83,8 +83,7 @@ class Command(BaseCommand):
             f"\nTargets missed: {len(missed)}" + (f" ({'; '.join(missed)})" if missed else "")
         )
         if output:
-            with open(output, "w") as out:
-                out.write(render(results, command))
+            write_keeping_analysis(output, render(results, command))
             self.say(f"Wrote {output}")
 
 
@@ -123,3 +122,18 @@ that it cannot rot, without judging its timings.
 
 {notes}
 """
+
+
+ANALYSIS_HEADING = "## Analysis"
+
+
+def write_keeping_analysis(path: str, measured: str) -> None:
+    """Rewrite the measured part of the file, keeping its hand-written analysis."""
+    try:
+        with open(path) as previous:
+            text = previous.read()
+        analysis = text[text.index(ANALYSIS_HEADING) :]
+    except (OSError, ValueError):
+        analysis = f"{ANALYSIS_HEADING}\n\n(What the numbers mean, by whoever ran it.)\n"
+    with open(path, "w") as out:
+        out.write(measured.rstrip() + "\n\n" + analysis)
