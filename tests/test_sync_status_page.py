@@ -264,3 +264,15 @@ def row_cells(response) -> list[str]:
     row = body[body.index("<tr") : body.index("</tr>")]
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     return [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
+
+
+def test_its_filtered_query_is_not_distinct(admin_client, ingest):
+    # DISTINCT would make the database sort every matching row before the LIMIT.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ingest(make_report(make_step(status="failed")))
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(f"{URL}?status=failed&status=incomplete&object_type=lead")
+    steps_sql = [q["sql"] for q in queries.captured_queries if '"dashboard_syncstep"' in q["sql"]]
+    assert steps_sql and not any("DISTINCT" in sql for sql in steps_sql)
