@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -162,7 +163,31 @@ def explain(client: Client, url: str) -> str:
 # --- 2. the export -----------------------------------------------------------
 
 
-def _export_in_child(query: str, pipe) -> None:
+def in_child(function: Callable[..., dict], *args) -> dict:
+    """Run `function` in a forked process (a web worker of its own, whose peak
+    memory is its own) and return its result; its failure fails the run."""
+    connections.close_all()  # never share a database connection with the child
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+
+    def run():
+        try:
+            sender.send(("ok", function(*args)))
+        except BaseException:
+            sender.send(("error", traceback.format_exc()))
+
+    child = multiprocessing.get_context("fork").Process(target=run)
+    child.start()
+    while not receiver.poll(1):
+        if not child.is_alive():
+            raise RuntimeError(f"the measuring process died (exit code {child.exitcode})")
+    outcome, value = receiver.recv()
+    child.join()
+    if outcome == "error":
+        raise RuntimeError(f"the measuring process failed:\n{value}")
+    return value
+
+
+def _export_in_child(query: str) -> dict:
     """Runs in a forked process, as a web worker would: measures its own peak RSS."""
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # resets VmHWM, the peak RSS
@@ -176,8 +201,8 @@ def _export_in_child(query: str, pipe) -> None:
             first_byte = time.perf_counter() - start
         lines += chunk.count(b"\n")
     elapsed = time.perf_counter() - start
-    pipe.send({"rows": lines - 1, "seconds": elapsed, "first_byte": first_byte,
-               "peak_growth_mib": (_status_kib("VmHWM") - rss_before) / 1024})  # fmt: skip
+    return {"rows": lines - 1, "seconds": elapsed, "first_byte": first_byte,
+            "peak_growth_mib": (_status_kib("VmHWM") - rss_before) / 1024}  # fmt: skip
 
 
 def _status_kib(key: str) -> int:
@@ -186,15 +211,7 @@ def _status_kib(key: str) -> int:
 
 
 def run_export(query: str) -> dict:
-    connections.close_all()  # never share a connection with the child
-    receiver, sender = multiprocessing.Pipe(duplex=False)
-    child = multiprocessing.get_context("fork").Process(
-        target=_export_in_child, args=(query, sender)
-    )
-    child.start()
-    result = receiver.recv()
-    child.join()
-    return result
+    return in_child(_export_in_child, query)
 
 
 def window_with_rows(rows: int) -> str:
@@ -278,7 +295,7 @@ def psql_copy_rate(query: str) -> float:
     return done.stdout.count(b"\n") / elapsed
 
 
-def _mixin_in_child(rows: int, pipe) -> None:
+def _mixin_in_child(rows: int) -> dict:
     import django_tables2 as tables
     from django_tables2.export import TableExport
 
@@ -304,18 +321,12 @@ def _mixin_in_child(rows: int, pipe) -> None:
     start = time.perf_counter()
     text = TableExport("csv", FailedRecordTable(records)).export()
     elapsed = time.perf_counter() - start
-    pipe.send({"rate": text.count("\n") / elapsed,
-               "growth_mib": (_status_kib("VmHWM") - rss_before) / 1024})  # fmt: skip
+    return {"rate": text.count("\n") / elapsed,
+            "growth_mib": (_status_kib("VmHWM") - rss_before) / 1024}  # fmt: skip
 
 
 def export_mixin_rate(rows: int) -> dict:
-    connections.close_all()
-    receiver, sender = multiprocessing.Pipe(duplex=False)
-    child = multiprocessing.get_context("fork").Process(target=_mixin_in_child, args=(rows, sender))
-    child.start()
-    result = receiver.recv()
-    child.join()
-    return result
+    return in_child(_mixin_in_child, rows)
 
 
 # --- 3. ingestion ------------------------------------------------------------
