@@ -85,8 +85,11 @@ def ensure_partition_for(moment: datetime) -> None:
 
 def ensure_upcoming_partitions(now: datetime | None = None) -> list[str]:
     """The partitions of the retention window and of the next few days."""
-    today = day_of(now or datetime.now(UTC))
-    first = today - timedelta(days=settings.SYNC_STATUS_RETENTION_DAYS + 1)
+    now = now or datetime.now(UTC)
+    today = day_of(now)
+    # From the day the retention window starts in: an earlier one would be
+    # dropped by the next purge, and made again by this call.
+    first = day_of(now - timedelta(days=settings.SYNC_STATUS_RETENTION_DAYS))
     return ensure_partitions(
         first + timedelta(days=n) for n in range((today - first).days + DAYS_AHEAD + 1)
     )

@@ -210,3 +210,15 @@ def age_cycle(external_id: str, by: timedelta) -> None:
         started_at=F("started_at") - by,
         ended_at=F("ended_at") - by,
     )
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """Real processes (tests/processes.py), stopped when the test ends; their
+    output is printed, which pytest shows only for a failed test."""
+    from tests.processes import Processes
+
+    running = Processes(tmp_path)
+    yield running
+    running.stop_all()
+    print(running.all_output())

@@ -118,6 +118,14 @@ class Processes:
         )
         wait_for_port(port)
 
+    def broker(self) -> str:
+        """The Redis that REDIS_URL names, or a private one started here."""
+        if os.environ.get("REDIS_URL"):
+            return os.environ["REDIS_URL"]
+        port = free_port()
+        self.redis(port)
+        return f"redis://127.0.0.1:{port}/0"
+
     def app_env(self, broker_url: str, **extra) -> dict:
         return {
             "DATABASE_URL": test_database_url(),

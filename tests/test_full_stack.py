@@ -14,17 +14,9 @@ from django.contrib.auth.models import Group, User
 
 from dashboard.models import ReceivedReport, SyncCycle, SyncStep
 from dashboard.tokens import token_create
-from tests.processes import ROOT, Processes, free_port, wait_until
+from tests.processes import ROOT, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
-
-
-@pytest.fixture
-def processes(tmp_path):
-    running = Processes(tmp_path)
-    yield running
-    running.stop_all()
-    print(running.all_output())  # shown only when the test failed
 
 
 def log_in(base: str, username: str, password: str) -> urllib.request.OpenerDirector:
@@ -55,12 +47,7 @@ def page_rows(browser, base: str) -> list[str]:
 
 
 def test_simulated_cycles_flow_through_gunicorn_celery_and_beat_onto_the_page(processes):
-    broker = os.environ.get("REDIS_URL")
-    if not broker:
-        port = free_port()
-        processes.redis(port)
-        broker = f"redis://127.0.0.1:{port}/0"
-    env = processes.app_env(broker)
+    env = processes.app_env(processes.broker())
     base = f"http://127.0.0.1:{processes.web(env)}"
     processes.worker(env)
     processes.beat(env)

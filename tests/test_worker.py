@@ -1,7 +1,6 @@
 """The production path, process for process: gunicorn, Redis, Celery worker and beat."""
 
 import json
-import os
 import urllib.error
 import urllib.request
 
@@ -10,18 +9,9 @@ import pytest
 from dashboard.models import ReceivedReport, SyncStep
 from dashboard.tokens import token_create
 from tests.conftest import example_report, example_shift, make_report, make_step
-from tests.processes import Processes, free_port, wait_until
+from tests.processes import free_port, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
-
-
-@pytest.fixture
-def processes(tmp_path):
-    running = Processes(tmp_path)
-    yield running
-    running.stop_all()
-    # pytest shows this only when the test failed.
-    print(running.all_output())
 
 
 def http(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict]:
@@ -41,12 +31,7 @@ def report_status(base: str, token: str, report_id: str) -> str:
 
 
 def test_a_worker_applies_the_spec_examples_posted_over_http(processes):
-    broker = os.environ.get("REDIS_URL")
-    if not broker:
-        port = free_port()
-        processes.redis(port)
-        broker = f"redis://127.0.0.1:{port}/0"
-    env = processes.app_env(broker)
+    env = processes.app_env(processes.broker())
     base = f"http://127.0.0.1:{processes.web(env)}"
     processes.worker(env)
     token = token_create(name="engine")
