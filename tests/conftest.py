@@ -222,3 +222,15 @@ def processes(tmp_path):
     yield running
     running.stop_all()
     print(running.all_output())
+
+
+@pytest.fixture
+def admin_client(client):
+    """A client logged in as "ada", an admin of sync status through the group,
+    not a superuser (this replaces pytest-django's fixture of that name)."""
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user("ada", password="pw")
+    user.groups.add(Group.objects.get(name="Sync Status admins"))
+    client.force_login(user)
+    return client

@@ -8,7 +8,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
 from dashboard.models import FailedRecord, SyncStep, UserPreference
 from tests.conftest import example_report, example_shift, iso, make_report, make_step, recent
@@ -21,14 +21,6 @@ HEADER = (
 # Transactional: on PostgreSQL the export reads through a connection of its
 # own (COPY in a thread), which sees only committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def admin_client(client):
-    user = User.objects.create_user("ada", password="pw")
-    user.groups.add(Group.objects.get(name="Sync Status admins"))
-    client.force_login(user)
-    return client
 
 
 def export(client, query: str = "") -> tuple[str, list[dict]]:

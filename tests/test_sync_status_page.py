@@ -4,21 +4,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
 from dashboard.models import UserPreference
 from tests.conftest import expected_order, iso, make_report, make_step, recent
 
 URL = "/integration/salesforce/sync-status/"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    user = User.objects.create_user("ada", password="pw")
-    user.groups.add(Group.objects.get(name="Sync Status admins"))
-    client.force_login(user)
-    return client
 
 
 def shown(client, query: str = "") -> list[tuple[str, str]]:
