@@ -204,9 +204,11 @@ def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
         return
 
     stored = {}
-    for chunk in _chunks([step.step_id for step in clean.steps], BATCH_SIZE):
-        for step in SyncStep.objects.filter(cycle=cycle, step_id__in=chunk):
-            stored[step.step_id] = step
+    # A cycle's first report (most reports of a backfill) has nothing to merge with.
+    if SyncStep.objects.filter(cycle=cycle).exists():
+        for chunk in _chunks([step.step_id for step in clean.steps], BATCH_SIZE):
+            for step in SyncStep.objects.filter(cycle=cycle, step_id__in=chunk):
+                stored[step.step_id] = step
     rows = [merge_step(stored.get(step.step_id), step, cycle) for step in clean.steps]
     for row in rows:
         # One upsert statement for new and stored steps alike; it returns
