@@ -10,14 +10,14 @@ from dashboard.models import IngestToken
 TOKEN_PREFIX = "sst_"
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def token_create(*, name: str, scope: str = IngestToken.Scope.INGEST) -> str:
     """Create a token and return it: the only time it is ever seen in full."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    IngestToken.objects.create(name=name, scope=scope, token_hash=_hash(token))
+    IngestToken.objects.create(name=name, scope=scope, token_hash=token_hash(token))
     return token
 
 
@@ -33,7 +33,7 @@ def token_authenticate(authorization: str | None, scope: str) -> IngestToken | N
     if kind.lower() != "bearer" or not token.strip():
         return None
     found = IngestToken.objects.filter(
-        token_hash=_hash(token.strip()), scope=scope, revoked_at__isnull=True
+        token_hash=token_hash(token.strip()), scope=scope, revoked_at__isnull=True
     ).first()
     if found is not None:
         IngestToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
