@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -157,3 +158,13 @@ def test_it_reports_why_applying_failed(client, ingest_token):
     assert response.json()["status"] == "failed"
     assert response.json()["error"] == "Invalid report"
     assert response.json()["applied_at"] is None
+
+
+def test_it_records_last_use_at_most_once_a_minute(post):
+    post(make_report())
+    first_use = IngestToken.objects.get().last_used_at
+    post(make_report())
+    assert IngestToken.objects.get().last_used_at == first_use
+    IngestToken.objects.update(last_used_at=first_use - timedelta(minutes=2))
+    post(make_report())
+    assert IngestToken.objects.get().last_used_at > first_use
