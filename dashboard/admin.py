@@ -1,6 +1,10 @@
 from django.contrib import admin
 
+from dashboard.login import ThrottledAdminAuthenticationForm
 from dashboard.models import IngestToken, ReceivedReport, SyncStep
+
+# The admin's login form is as throttled as the site's.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(ReceivedReport)

@@ -21,6 +21,7 @@ from dashboard.http import error_response, unauthorized
 from dashboard.ingest import report_receive
 from dashboard.models import IngestToken, ReceivedReport, SyncStep
 from dashboard.selectors import steps_after, visible_steps
+from dashboard.throttle import rate_limited
 from dashboard.tokens import token_authenticate
 from dashboard.validation import ReportInvalid
 
@@ -30,8 +31,18 @@ log = logging.getLogger(__name__)
 @csrf_exempt
 @require_POST
 def sync_report_create(request):
-    if token_authenticate(request.headers.get("Authorization"), IngestToken.Scope.INGEST) is None:
+    token = token_authenticate(request.headers.get("Authorization"), IngestToken.Scope.INGEST)
+    if token is None:
         return unauthorized()
+    per_minute = settings.SYNC_STATUS_INGEST_RATE_PER_MINUTE
+    # Keyed by the token's hash, unique across databases sharing one Redis.
+    wait = rate_limited(f"ingest:{token.token_hash}", limit=per_minute, seconds=60)
+    if wait:
+        return error_response(
+            429,
+            f"At most {per_minute} reports a minute per token; try again in {wait} s.",
+            Retry_After=str(wait),
+        )
     limit = settings.SYNC_STATUS_MAX_REPORT_BYTES
     declared = request.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > limit:

@@ -165,6 +165,15 @@ SYNC_STATUS_SWEEP_SECONDS = int(os.environ.get("SYNC_STATUS_SWEEP_SECONDS", "60"
 SYNC_STATUS_SWEEP_GRACE_SECONDS = int(os.environ.get("SYNC_STATUS_SWEEP_GRACE_SECONDS", "30"))
 # Attempts at applying one report before it is marked failed.
 SYNC_STATUS_APPLY_MAX_ATTEMPTS = int(os.environ.get("SYNC_STATUS_APPLY_MAX_ATTEMPTS", "5"))
+# Reports one ingest token may post per minute; more get 429 and Retry-After.
+# An engine sends a few per cycle: the limit only stops a runaway sender.
+SYNC_STATUS_INGEST_RATE_PER_MINUTE = int(
+    os.environ.get("SYNC_STATUS_INGEST_RATE_PER_MINUTE", "600")
+)
+# Failed logins allowed per username and address before the login form
+# refuses to check passwords for the rest of the lockout period.
+SYNC_STATUS_LOGIN_FAILURES_ALLOWED = int(os.environ.get("SYNC_STATUS_LOGIN_FAILURES_ALLOWED", "5"))
+SYNC_STATUS_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("SYNC_STATUS_LOGIN_LOCKOUT_SECONDS", "900"))
 
 # --- Celery -----------------------------------------------------------------
 
@@ -188,4 +197,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dashboard.tasks.sweep_pending_reports",
         "schedule": float(SYNC_STATUS_SWEEP_SECONDS),
     },
+}
+
+# --- Cache ------------------------------------------------------------------
+
+# Rate limits and login throttling count in the cache, so that all web
+# processes share one count: Redis in production, this process's memory in the
+# embedded mode (a single process). Short timeouts: a Redis outage must not
+# hold up the page or ingestion, which then go on without limits.
+CACHE_REDIS_URL = os.environ.get("REDIS_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_REDIS_URL,
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "syncstatus"),
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+    if CACHE_REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }

@@ -1,4 +1,5 @@
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +28,15 @@ def _plain_http():
     before pytest-django's live server builds its middleware."""
     with override_settings(SECURE_SSL_REDIRECT=False):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings):
+    """Each test counts rate limits and failed logins from zero, in keys of its
+    own: with REDIS_URL the cache is a Redis that other runs may share."""
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    }
 
 
 def iso(moment: datetime) -> str:

@@ -7,10 +7,12 @@ whatever happens, when the test ends.
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from django.db import connection
@@ -85,6 +87,13 @@ class Processes:
             process.kill()
             process.wait()
 
+    def kill(self, name: str) -> None:
+        """SIGKILL the process and its children (a Celery worker's pool), as
+        the kernel's OOM killer or a lost machine would stop them."""
+        process = self.running.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
     def stop_all(self) -> None:
         for name in list(self.running):
             self.stop(name)
@@ -138,13 +147,15 @@ class Processes:
             "SECURE_COOKIES": "0",
             "SYNC_STATUS_SWEEP_SECONDS": "1",
             "SYNC_STATUS_SWEEP_GRACE_SECONDS": "1",
+            # Rate limits and failed logins counted apart from other tests'.
+            "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
             **extra,
         }
 
-    def web(self, env: dict) -> int:
+    def web(self, env: dict, name: str = "web") -> int:
         port = free_port()
         self.start(
-            "web",
+            name,
             [
                 sys.executable,
                 "-m",

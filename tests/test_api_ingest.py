@@ -168,3 +168,56 @@ def test_it_records_last_use_at_most_once_a_minute(post):
     IngestToken.objects.update(last_used_at=first_use - timedelta(minutes=2))
     post(make_report())
     assert IngestToken.objects.get().last_used_at > first_use
+
+
+@pytest.fixture
+def frozen_minute(monkeypatch):
+    """All requests of the test fall in one rate-limit window, 20 s before its end."""
+    from types import SimpleNamespace
+
+    from dashboard import throttle
+
+    monkeypatch.setattr(throttle, "time", SimpleNamespace(time=lambda: 1_800_000_040.0))
+
+
+def test_a_token_over_its_rate_gets_429_with_retry_after_and_nothing_is_stored(
+    post, settings, frozen_minute
+):
+    settings.SYNC_STATUS_INGEST_RATE_PER_MINUTE = 3
+    statuses = [post(make_report(make_step(step_id=f"s{i}"))).status_code for i in range(3)]
+    refused = post(make_report(make_step(step_id="one-too-many")))
+
+    assert statuses == [202, 202, 202]
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "20"
+    assert "3 reports a minute" in refused.json()["errors"][0]["message"]
+    assert ReceivedReport.objects.count() == 3
+    assert not SyncStep.objects.filter(step_id="one-too-many").exists()
+
+
+def test_the_rate_is_counted_per_token(post, settings, frozen_minute):
+    settings.SYNC_STATUS_INGEST_RATE_PER_MINUTE = 1
+    other = token_create(name="second engine")
+
+    assert post(make_report(make_step())).status_code == 202
+    assert post(make_report(make_step()), token=other).status_code == 202
+    assert post(make_report(make_step())).status_code == 429
+
+
+def test_reports_are_accepted_without_limit_while_the_cache_is_unreachable(
+    post, settings, frozen_minute
+):
+    from tests.processes import free_port
+
+    settings.SYNC_STATUS_INGEST_RATE_PER_MINUTE = 1
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        }
+    }
+
+    statuses = [post(make_report(make_step(step_id=f"s{i}"))).status_code for i in range(3)]
+
+    assert statuses == [202, 202, 202]
+    assert SyncStep.objects.count() == 3

@@ -95,3 +95,41 @@ def test_it_says_what_to_play():
         simulate()
     with pytest.raises(CommandError, match="--url needs --token"):
         simulate("--live", "--url", "http://127.0.0.1:1")
+
+
+def test_over_http_it_waits_as_retry_after_says_and_loses_no_report(
+    live_server, settings, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from dashboard import throttle
+    from dashboard.management.commands import simulate_sync
+    from dashboard.tokens import token_create
+
+    settings.SYNC_STATUS_INGEST_RATE_PER_MINUTE = 5
+    clock = SimpleNamespace(now=1_800_000_010.0)
+    monkeypatch.setattr(throttle, "time", SimpleNamespace(time=lambda: clock.now))
+    waits = []
+
+    def sleep(seconds):  # the server's minute passes while the sender waits
+        waits.append(seconds)
+        clock.now += seconds
+
+    monkeypatch.setattr(simulate_sync, "time", SimpleNamespace(sleep=sleep))
+
+    out = simulate(
+        "--backfill",
+        "2h",
+        "--seed",
+        "4",
+        "--url",
+        live_server.url,
+        "--token",
+        token_create(name="e"),
+    )
+
+    sent = int(out.split(" reports")[0].rsplit(" ", 1)[1])
+    assert sent > 10
+    # Five reports a window: the first window had 50 s left, the next ones 60.
+    assert waits == [50] + [60] * ((sent - 1) // 5 - 1)
+    assert ReceivedReport.objects.count() == sent

@@ -1,5 +1,7 @@
 import json
 import re
+import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +17,10 @@ def duration(text: str) -> timedelta:
         raise ValueError(text)
     number, unit = int(match[1]), match[2]
     return timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: number})
+
+
+# Attempts at posting one report when the server asks to come back later.
+RETRIES = 10
 
 
 class Command(BaseCommand):
@@ -85,6 +91,17 @@ class Command(BaseCommand):
     def send(self, report: dict) -> None:
         body = json.dumps(report)
         if self.url:
+            self.post(body)
+        else:
+            report_receive(raw=body, source="simulator")
+        self.sent += 1
+        self.steps += len(report["steps"])
+        self.failures += sum(len(step.get("failures", ())) for step in report["steps"])
+
+    def post(self, body: str) -> None:
+        """POST a report as the engine should: a 429 or 503 is not a refusal
+        of the report but a request to send it again after Retry-After."""
+        for attempt in range(1, RETRIES + 1):
             request = urllib.request.Request(  # noqa: S310 - scheme checked in handle()
                 self.url.rstrip("/") + "/api/v1/sync-reports/",
                 data=body.encode(),
@@ -94,10 +111,13 @@ class Command(BaseCommand):
                 },
                 method="POST",
             )
-            with urllib.request.urlopen(request, timeout=30):  # noqa: S310
-                pass
-        else:
-            report_receive(raw=body, source="simulator")
-        self.sent += 1
-        self.steps += len(report["steps"])
-        self.failures += sum(len(step.get("failures", ())) for step in report["steps"])
+            try:
+                with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+                    return
+            except urllib.error.HTTPError as error:
+                if error.code not in (429, 503) or attempt == RETRIES:
+                    raise CommandError(
+                        f"The server refused a report: {error.code} {error.read()[:500]!r}"
+                    ) from None
+                retry_after = error.headers.get("Retry-After", "")
+                time.sleep(min(int(retry_after) if retry_after.isdigit() else 5, 120))
