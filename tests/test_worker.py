@@ -5,11 +5,13 @@ import urllib.error
 import urllib.request
 
 import pytest
+from django.contrib.auth.models import Group, User
 
 from dashboard.models import ReceivedReport, SyncStep
 from dashboard.tokens import token_create
 from tests.conftest import example_report, example_shift, make_report, make_step
 from tests.processes import free_port, wait_until
+from tests.test_full_stack import log_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
 
@@ -60,7 +62,7 @@ def test_a_worker_applies_the_spec_examples_posted_over_http(processes):
     assert "report applied" in processes.output("worker")
 
 
-def test_a_report_posted_while_the_broker_is_down_is_applied_once_it_is_back(processes):
+def test_while_redis_is_down_reports_are_kept_and_admins_read_and_export(processes):
     port = free_port()
     processes.redis(port)
     env = processes.app_env(f"redis://127.0.0.1:{port}/0")
@@ -69,13 +71,31 @@ def test_a_report_posted_while_the_broker_is_down_is_applied_once_it_is_back(pro
     processes.beat(env)
     token = token_create(name="engine")
 
+    admin = User.objects.create_user("ada", password="correct horse battery")
+    admin.groups.add(Group.objects.get(name="Sync Status admins"))
+    failure = {"record_id": "00Q000000000001", "error_code": "X", "message": "Postal code"}
+    status, before = http(
+        "POST",
+        f"{base}/api/v1/sync-reports/",
+        token,
+        make_report(make_step("before", status="incomplete", failures=[failure]), cycle_id="c0"),
+    )
+    wait_until(lambda: report_status(base, token, before["report_id"]) == "applied", timeout=60)
+
     processes.stop("redis")
     status, body = http(
         "POST", f"{base}/api/v1/sync-reports/", token, make_report(make_step(counts={"new": 42}))
     )
     assert status == 202
-    assert ReceivedReport.objects.get().status == "accepted"
-    assert not SyncStep.objects.exists()
+    assert ReceivedReport.objects.get(report_id=body["report_id"]).status == "accepted"
+    assert not SyncStep.objects.exclude(step_id="before").exists()
+    # Admins can log in, read the page and export while Redis is down.
+    browser = log_in(base, "ada", "correct horse battery")
+    page = browser.open(f"{base}/integration/salesforce/sync-status/", timeout=30)
+    assert page.status == 200
+    export = browser.open(f"{base}/integration/salesforce/sync-status/export.csv", timeout=30)
+    assert export.status == 200
+    assert ",before,00Q000000000001,,X,,Postal code" in export.read().decode()
 
     processes.redis(port)
     wait_until(
@@ -84,4 +104,4 @@ def test_a_report_posted_while_the_broker_is_down_is_applied_once_it_is_back(pro
         interval=1,
         what="the report applied after Redis came back",
     )
-    assert SyncStep.objects.get().new_count == 42
+    assert SyncStep.objects.get(step_id="lead.pull_updates").new_count == 42
