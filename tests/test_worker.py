@@ -1,11 +1,13 @@
 """The production path, process for process: gunicorn, Redis, Celery worker and beat."""
 
 import json
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
 
 from dashboard.models import ReceivedReport, SyncStep
 from dashboard.tokens import token_create
@@ -105,3 +107,77 @@ def test_while_redis_is_down_reports_are_kept_and_admins_read_and_export(process
         what="the report applied after Redis came back",
     )
     assert SyncStep.objects.get(step_id="lead.pull_updates").new_count == 42
+
+
+POISON_TRIGGER = {
+    "postgresql": [
+        """CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN
+             IF NEW.external_id = 'poison' THEN RAISE EXCEPTION 'cycle poison refused'; END IF;
+             RETURN NEW; END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER refuse_poison BEFORE INSERT ON dashboard_synccycle
+             FOR EACH ROW EXECUTE FUNCTION refuse_poison()""",
+    ],
+    "sqlite": [
+        """CREATE TRIGGER refuse_poison BEFORE INSERT ON dashboard_synccycle
+             WHEN NEW.external_id = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'cycle poison refused'); END""",
+    ],
+}
+DROP_POISON_TRIGGER = {
+    "postgresql": [
+        "DROP TRIGGER refuse_poison ON dashboard_synccycle",
+        "DROP FUNCTION refuse_poison()",
+    ],
+    "sqlite": ["DROP TRIGGER refuse_poison"],
+}
+
+
+@pytest.fixture
+def poisoned_database():
+    """The database itself refuses cycle "poison": the apply task fails on
+    every attempt, for a reason no retry can cure."""
+    with connection.cursor() as cursor:
+        for statement in POISON_TRIGGER[connection.vendor]:
+            cursor.execute(statement)
+    yield
+    with connection.cursor() as cursor:
+        for statement in DROP_POISON_TRIGGER[connection.vendor]:
+            cursor.execute(statement)
+
+
+def test_a_report_that_always_fails_is_given_up_without_blocking_others(
+    processes, poisoned_database, admin_client
+):
+    env = processes.app_env(processes.broker(), SYNC_STATUS_APPLY_MAX_ATTEMPTS="3")
+    base = f"http://127.0.0.1:{processes.web(env)}"
+    processes.worker(env)
+    processes.beat(env)
+    token = token_create(name="engine")
+    posted = {
+        name: http(
+            "POST", f"{base}/api/v1/sync-reports/", token, make_report(make_step(), cycle_id=name)
+        )[1]["report_id"]
+        for name in ["healthy-before", "poison", "healthy-after"]
+    }
+
+    wait_until(
+        lambda: report_status(base, token, posted["poison"]) == "failed",
+        timeout=120,
+        interval=0.5,
+        what="the poisoned report given up",
+    )
+    assert report_status(base, token, posted["healthy-before"]) == "applied"
+    assert report_status(base, token, posted["healthy-after"]) == "applied"
+    poison = ReceivedReport.objects.get(report_id=posted["poison"])
+    assert poison.attempts == 3
+    detail = http("GET", f"{base}/api/v1/sync-reports/{posted['poison']}/", token)[1]
+    assert "cycle poison refused" in detail["error"]
+    # Given up for good: sweeps come and go (every second here), attempts stay.
+    time.sleep(4)
+    assert ReceivedReport.objects.get(pk=poison.pk).attempts == 3
+    # An operator finds it among the failed reports in the admin, with its reason.
+    admin_client.force_login(User.objects.create_superuser("operator"))
+    failed = admin_client.get("/admin/dashboard/receivedreport/?status__exact=failed")
+    assert posted["poison"] in failed.content.decode()
+    page = admin_client.get(f"/admin/dashboard/receivedreport/{poison.pk}/change/")
+    assert "cycle poison refused" in page.content.decode()
