@@ -301,3 +301,21 @@ def test_it_applies_large_chunks_of_failures_exactly(ingest):
     assert failures[0] == ("00Q000000", None, None, "Email", f"first 0 {tricky}")
     assert failures[250] == ("00Q000250", None, None, "Email", f"second 250 {tricky}")
     assert failures[499][4] == f"second 499 {tricky}"
+
+
+def test_copy_text_is_the_same_whether_or_not_the_report_needs_escaping():
+    from dashboard.ingest import _copy_lines, _copy_text
+    from dashboard.validation import CleanFailure
+
+    started = recent()
+    plain = (CleanFailure("00Q1", "Postal code", None, "X", "Zip"), CleanFailure("00Q2", "", "7"))
+    tricky = (CleanFailure("00Q3", "tab\there \\N", None, None, "new\nline"),)
+
+    def expected(step_pk, failure):
+        values = (step_pk, started, *failure[:1], *failure[2:], failure.message)
+        return "\t".join(map(_copy_text, values)) + "\n"
+
+    assert _copy_lines([(1, plain)], started) == "".join(expected(1, f) for f in plain)
+    assert _copy_lines([(1, plain), (2, tricky)], started) == "".join(
+        [expected(1, f) for f in plain] + [expected(2, f) for f in tricky]
+    )

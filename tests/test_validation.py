@@ -1,6 +1,8 @@
 """SPEC 3.3, one rule per test: what a sender gets told about a bad report."""
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from dashboard.validation import ReportInvalid, parse_report_json, validate_report
 from tests.conftest import make_report, make_step
@@ -279,3 +281,59 @@ def test_it_rejects_a_body_that_is_not_json(raw, message):
     with pytest.raises(ReportInvalid) as caught:
         parse_report_json(raw)
     assert caught.value.errors[0].message.startswith(message)
+
+
+field_values = (
+    st.none()
+    | st.integers(-5, 10**12)
+    | st.booleans()
+    | st.text(max_size=3)
+    | st.text(alphabet=st.characters(codec="ascii"), min_size=250, max_size=260)
+    | st.sampled_from(["00Q5e00000AbCdEAAZ", " ", "", "a\x00b", "é", "\ud800", "Postal code"])
+)
+failure_dicts = st.fixed_dictionaries(
+    {},
+    optional={
+        name: field_values for name in ["record_id", "message", "marketo_id", "error_code", "field"]
+    },
+)
+# Failed records that are valid or one flaw away from it.
+nearly_plain_failures = st.fixed_dictionaries(
+    {
+        "record_id": st.sampled_from(["00Q1", "00Q2", "00Q3", " ", "", "a\x00b", "é", "x" * 256]),
+        "message": st.sampled_from(["Postal code", "", "a\x00", "é", "\ud800"]),
+    },
+    optional={
+        "marketo_id": st.none() | st.sampled_from(["42", "", "9" * 256, 42, True]),
+        "field": st.sampled_from(["Email", "é", None]),
+    },
+)
+
+
+@given(st.lists(failure_dicts | nearly_plain_failures | st.integers() | st.none(), max_size=4))
+@example([{"record_id": "00Q1", "message": "m", "marketo_id": "9" * 256}])
+@example(
+    [{"record_id": "00Q1", "message": "m", "field": "Email"}, {"record_id": "00Q1", "message": "m"}]
+)
+@settings(max_examples=1000, deadline=None)
+def test_the_fast_path_for_failed_records_judges_as_the_full_checks_do(raw):
+    from dashboard.validation import _checked_failures, _Checker, _plain_failures
+
+    check = _Checker()
+    checked = _checked_failures(check, raw, "failures")
+    fast = _plain_failures(raw)
+
+    # The fast path takes only what the checks accept, exactly as they would.
+    if fast is not None:
+        assert (check.errors, checked) == ([], fast)
+    # And it takes the usual case (plain ASCII that fits) itself.
+    all_plain = all(
+        isinstance(failure, dict)
+        and all(
+            value is None or (isinstance(value, str) and value.isascii() and "\x00" not in value)
+            for value in failure.values()
+        )
+        for failure in raw
+    )
+    if raw and all_plain and not check.errors:
+        assert fast == checked
