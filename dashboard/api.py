@@ -6,7 +6,10 @@ import json
 import logging
 import uuid
 from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 
+import yaml
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import JsonResponse
@@ -25,6 +28,20 @@ from dashboard.tokens import token_authenticate
 from dashboard.validation import ReportInvalid
 
 log = logging.getLogger(__name__)
+
+OPENAPI_DESCRIPTION = Path(__file__).with_name("openapi.yaml")
+
+
+@cache
+def openapi_description() -> dict:
+    # Written as YAML to be read and commented; parsed once per process.
+    return yaml.safe_load(OPENAPI_DESCRIPTION.read_text(encoding="utf-8"))
+
+
+@require_GET
+def openapi(request):
+    """The description of these APIs: public, as it holds no data."""
+    return JsonResponse(openapi_description())
 
 
 @csrf_exempt
