@@ -117,7 +117,9 @@ def decode_cursor(cursor: str, sort: str) -> tuple[datetime | None, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         cursor_sort, value, pk = json.loads(raw)
         value = datetime.fromisoformat(value) if value is not None else None
-    except (binascii.Error, ValueError, TypeError):
+        if value is not None and value.tzinfo is not None:
+            value.astimezone(UTC)  # OverflowError past year 9999 in UTC
+    except (binascii.Error, ValueError, TypeError, OverflowError):
         raise ValueError("This cursor is not one this API gave.") from None
     if cursor_sort != sort or not isinstance(pk, int) or (value and value.tzinfo is None):
         raise ValueError("This cursor belongs to another sort order or is damaged.")
