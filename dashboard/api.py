@@ -6,7 +6,10 @@ import json
 import logging
 import uuid
 from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 
+import yaml
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import JsonResponse
@@ -26,6 +29,20 @@ from dashboard.tokens import token_authenticate
 from dashboard.validation import ReportInvalid
 
 log = logging.getLogger(__name__)
+
+OPENAPI_DESCRIPTION = Path(__file__).with_name("openapi.yaml")
+
+
+@cache
+def openapi_description() -> dict:
+    # Written as YAML to be read and commented; parsed once per process.
+    return yaml.safe_load(OPENAPI_DESCRIPTION.read_text(encoding="utf-8"))
+
+
+@require_GET
+def openapi(request):
+    """The description of these APIs: public, as it holds no data."""
+    return JsonResponse(openapi_description())
 
 
 @csrf_exempt
@@ -111,7 +128,9 @@ def decode_cursor(cursor: str, sort: str) -> tuple[datetime | None, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         cursor_sort, value, pk = json.loads(raw)
         value = datetime.fromisoformat(value) if value is not None else None
-    except (binascii.Error, ValueError, TypeError):
+        if value is not None and value.tzinfo is not None:
+            value.astimezone(UTC)  # OverflowError past year 9999 in UTC
+    except (binascii.Error, ValueError, TypeError, OverflowError):
         raise ValueError("This cursor is not one this API gave.") from None
     if cursor_sort != sort or not isinstance(pk, int) or (value and value.tzinfo is None):
         raise ValueError("This cursor belongs to another sort order or is damaged.")

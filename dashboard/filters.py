@@ -1,7 +1,7 @@
 """The filters of SPEC 4.1, shared by the page, the export and the read API."""
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 import django_filters
 from django import forms
@@ -47,6 +47,12 @@ class LocalDateTimeField(forms.Field):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.get_current_timezone())
+        try:
+            # 9999-12-31T23:00-05:00 reads, but is past the last moment Python
+            # and the database can hold once in UTC.
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
         return moment
 
 

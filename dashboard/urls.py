@@ -12,6 +12,7 @@ urlpatterns = [
         name="sync-status-export",
     ),
     path("preferences/", views.preferences, name="preferences"),
+    path("api/v1/openapi.json", api.openapi, name="openapi"),
     path("api/v1/sync-reports/", api.sync_report_create, name="sync-report-create"),
     path(
         "api/v1/sync-reports/<str:report_id>/",

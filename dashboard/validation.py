@@ -8,7 +8,7 @@ not just the first one.
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from dashboard.choices import COUNTERS, ObjectType, Operation, Status
@@ -148,6 +148,13 @@ class _Checker:
             return None
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             self.error(path, "Must carry a time zone offset or Z (naive timestamps are ambiguous).")
+            return None
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:
+            # 0001-01-01T00:00+01:00 reads, but it is before year 1 in UTC,
+            # where it is stored: applying it would fail, after a 202.
+            self.error(path, "Must be between the years 1 and 9999 in UTC.")
             return None
         return parsed
 

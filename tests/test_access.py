@@ -20,7 +20,8 @@ PAGES = {
 }
 READ_API = {"api/v1/sync-steps/"}
 INGEST_API = {"api/v1/sync-reports/", "api/v1/sync-reports/<str:report_id>/"}
-PUBLIC = {"accounts/login/", "accounts/logout/", "i18n/setlang/", "healthz"}
+# The API description holds no data: clients read it before they have a token.
+PUBLIC = {"accounts/login/", "accounts/logout/", "i18n/setlang/", "healthz", "api/v1/openapi.json"}
 REDIRECTS = {"": "/integration/salesforce/sync-status/"}
 
 

@@ -40,6 +40,17 @@ def test_it_accepts_a_valid_report_and_applies_it(post, client, ingest_token):
     assert status["error"] is None
 
 
+@pytest.mark.parametrize("started_at", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_it_applies_a_report_at_either_end_of_the_years_it_can_store(post, started_at):
+    # Accepted is a promise to apply: neither end may fail afterwards
+    # (the last day has no next day to end its partition at).
+    step = make_step(started_at=None) | {"started_at": started_at, "ended_at": started_at}
+    response = post(make_report(step) | {"cycle": {"id": "c", "started_at": started_at}})
+
+    assert response.status_code == 202
+    assert ReceivedReport.objects.get().status == ReceivedReport.State.APPLIED
+
+
 def test_it_stores_the_report_exactly_as_sent(post):
     raw = json.dumps(make_report(make_step()), indent=1)
     post(raw)

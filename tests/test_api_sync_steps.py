@@ -96,7 +96,23 @@ def test_it_answers_400_with_every_bad_parameter(client, read_token):
     assert {error["path"] for error in response.json()["errors"]} == {"status", "sort"}
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "WyItc3RhcnQiLCBudWxsLCAieCJd", "W10"])
+@pytest.mark.parametrize("since", ["9999-12-31T23:59-23:59", "0001-01-01T00:00+23:59"])
+def test_it_answers_400_for_a_moment_outside_the_years_it_can_hold(client, read_token, since):
+    response = client.get(f"{URL}?since={since}", HTTP_AUTHORIZATION=f"Bearer {read_token}")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "since"
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        "WyItc3RhcnQiLCBudWxsLCAieCJd",
+        "W10",
+        # ["-start", "9999-12-31T23:59:00-23:59", 1]: past year 9999 in UTC.
+        "WyItc3RhcnQiLCAiOTk5OS0xMi0zMVQyMzo1OTowMC0yMzo1OSIsIDFd",
+    ],
+)
 def test_it_answers_400_for_a_cursor_it_did_not_give(client, read_token, cursor):
     response = client.get(f"{URL}?cursor={cursor}", HTTP_AUTHORIZATION=f"Bearer {read_token}")
     assert response.status_code == 400
