@@ -11,7 +11,7 @@ from its reports.
 import io
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -26,6 +26,7 @@ from dashboard.validation import (
     CleanReport,
     CleanStep,
     ReportInvalid,
+    ValidationError,
     parse_report_json,
     validate_report,
 )
@@ -38,6 +39,8 @@ BATCH_SIZE = 1000
 COPY_THRESHOLD = 200
 FAILURE_COLUMNS = ("step_id", "cycle_started_at", "record_id", "marketo_id", "error_code", "field",
                    "message")  # fmt: skip
+# How far ahead of our clock a cycle may start (senders' clocks drift).
+FUTURE_TOLERANCE = timedelta(days=1)
 STEP_UPDATE_FIELDS = [
     "cycle_started_at",
     "object_type",
@@ -58,6 +61,18 @@ def report_receive(*, raw: bytes | str, source: str) -> ReceivedReport:
     Raises ReportInvalid, naming every problem, and stores nothing then.
     """
     clean = validate_report(parse_report_json(raw))
+    if clean.cycle_started_at > timezone.now() + FUTURE_TOLERANCE:
+        # Each day holds a partition on PostgreSQL, and the page would show
+        # the cycle first for days: a clock this wrong is the sender's to fix.
+        raise ReportInvalid(
+            [
+                ValidationError(
+                    "cycle.started_at",
+                    "Must not be more than a day ahead of this server's clock; "
+                    "check the sync engine's clock.",
+                )
+            ]
+        )
     payload = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     with transaction.atomic():
         report = ReceivedReport.objects.create(

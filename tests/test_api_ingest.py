@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 
 from dashboard.models import IngestToken, ReceivedReport, SyncStep
 from dashboard.tokens import token_create
-from tests.conftest import make_report, make_step
+from tests.conftest import iso, make_report, make_step
 
 URL = "/api/v1/sync-reports/"
 pytestmark = pytest.mark.django_db
@@ -40,10 +40,10 @@ def test_it_accepts_a_valid_report_and_applies_it(post, client, ingest_token):
     assert status["error"] is None
 
 
-@pytest.mark.parametrize("started_at", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
-def test_it_applies_a_report_at_either_end_of_the_years_it_can_store(post, started_at):
-    # Accepted is a promise to apply: neither end may fail afterwards
-    # (the last day has no next day to end its partition at).
+@pytest.mark.parametrize("started_at", ["0001-01-01T00:00:00Z"])
+def test_it_applies_a_report_at_the_first_moment_it_can_store(post, started_at):
+    # Accepted is a promise to apply: it may not fail afterwards. (The other
+    # end, year 9999, is refused as a clock gone wrong: see below.)
     step = make_step(started_at=None) | {"started_at": started_at, "ended_at": started_at}
     response = post(make_report(step) | {"cycle": {"id": "c", "started_at": started_at}})
 
@@ -232,3 +232,25 @@ def test_reports_are_accepted_without_limit_while_the_cache_is_unreachable(
 
     assert statuses == [202, 202, 202]
     assert SyncStep.objects.count() == 3
+
+
+@pytest.mark.parametrize("started_at", ["tomorrow and more", "9999-12-31T23:59:59Z"])
+def test_a_cycle_dated_more_than_a_day_ahead_is_refused(post, started_at):
+    from datetime import UTC, datetime
+
+    if started_at == "tomorrow and more":
+        started_at = iso(datetime.now(UTC) + timedelta(days=1, minutes=5))
+    step = make_step() | {"started_at": started_at, "ended_at": started_at}
+    response = post(make_report(step) | {"cycle": {"id": "c", "started_at": started_at}})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "cycle.started_at"
+    assert "clock" in response.json()["errors"][0]["message"]
+    assert not ReceivedReport.objects.exists()
+
+
+def test_a_cycle_a_little_ahead_is_taken_as_clock_drift(post):
+    from datetime import UTC, datetime
+
+    soon = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0)
+    assert post(make_report(make_step(started_at=soon), started_at=soon)).status_code == 202
