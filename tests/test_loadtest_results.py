@@ -100,13 +100,12 @@ def test_it_tells_the_page_once_every_admin_was_in_apart_from_the_whole_run():
     rows = {
         row.name: row for row in timings(passing_run(requests=requests)) if "admins" in row.measured
     }
-    assert rows["page"].requests == 21
-    assert rows["page"].p99 == 900
+    assert rows["page, whole run"].requests == 21
+    assert rows["page, whole run"].p99 == 900
     settled = rows["page, once every admin had logged in"]
     assert (settled.requests, settled.p50, settled.p95) == (20, 19, 28)
-    assert "| export.csv | 1 | 0 | 45 ms | 45 ms | 45 ms | admins (locust) |" in table(
-        list(rows.values())
-    )
+    row = "| export.csv, once every admin had logged in | 1 | 0 | 45 ms | 45 ms | 45 ms |"
+    assert row in table(list(rows.values()))
 
 
 def test_it_writes_its_section_and_leaves_the_rest_of_the_file_alone(tmp_path):

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -245,41 +246,61 @@ def render(run, options, cycles, interval, load_average) -> str:
     command = "python manage.py loadtest " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     per_minute = run.reports_sent / max(options["duration"], interval * cycles) * 60
     redis = "the Redis of REDIS_URL" if os.environ.get("REDIS_URL") else "a Redis of its own"
-    return f"""## Load
+    applied = run.report_statuses.get("applied", 0)
+    users, speed, rate = options["users"], options["speed"], options["rate"]
+    text = f"""## Load
 
 Measured by `{command}` (`make load`), with `DATABASE_URL` pointing at
-PostgreSQL and {redis}, on {machine()}. Load average
-{load_average:.1f} when it started: the two cores are shared with other work
-(including the load generator itself), so timings vary from run to run; the
-errors and lost reports, which are what the run judges, do not. Run on
+PostgreSQL and {redis}, on {machine()}. Load average {load_average:.1f} when it
+started: the two cores are shared with other work (including the load
+generator itself), so timings vary from run to run; the errors and lost
+reports, which are what the run judges, do not. Run on
 {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.
 
 What runs: gunicorn ({options["web_workers"]} sync workers, 2 x cores + 1), a
-Celery worker (concurrency 2) and beat, on {options["backfill"]} of simulated
-history in a database of its own (`<name>_load`, dropped at the end).
-For {options["duration"]} s, {options["users"]} admins (locust, {options["spawn_rate"]:g}
-logging in a second through the login form, CSRF and all) browse with 1-4 s
-of thought between clicks: the first page, filters (objects, operations,
-statuses, a start-time window), sorts, a few next pages or a far one, the
-CSV export of errors, the JSON read API. Meanwhile the simulator posts live
-cycles over HTTP ten times as often as a real engine: one every
-{interval:.0f} s instead of {NORMAL_INTERVAL} s (`simulate_sync --speed {options["speed"]:g}`),
-{run.reports_sent} reports in {cycles} cycles, about {per_minute:.0f} a minute. Rate,
-not size: `--rate` (here {options["rate"]:g}) would make every step carry more
-records, a bigger customer rather than a busier engine, which
-[performance.md](performance.md) measures; and it stays well under the 600
-reports a minute a token may send.
+Celery worker (concurrency 2) and beat, on simulated history
+(`--backfill {options["backfill"]}`) in a database of its own (`<name>_load`,
+dropped at the end). For {options["duration"]} s, {users} admins (locust,
+{options["spawn_rate"]:g} logging in a second through the login form, CSRF and
+all) browse with 1-4 s of thought between clicks: the first page, filters
+(objects, operations, statuses, a start-time window), sorts, a few next pages
+or a far one, the CSV export of errors, the JSON read API. Meanwhile the
+simulator posts live cycles over HTTP {speed:g} times as often as a real
+engine: one every {interval:.0f} s instead of {NORMAL_INTERVAL} s
+(`simulate_sync --speed {speed:g}`), {run.reports_sent} reports in {cycles}
+cycles, about {per_minute:.0f} a minute. Rate, not size: `--rate` (here
+{rate:g}) would make every step carry more records, a bigger customer rather
+than a busier engine, which [performance.md](performance.md) measures; and it
+stays well under the 600 reports a minute a token may send.
 
 {results.table(results.timings(run))}
 
-"page, once every admin had logged in" leaves out the ramp, when each login
-spends about 0.2 s of CPU hashing the password (on purpose) and pages queue
-behind it. Server times come from gunicorn's access log, admins' times from
-locust (they include the wait for a free gunicorn worker); received → applied
-is how long a report waited for the worker after its 202.
+"Once every admin had logged in" leaves out the ramp, when each login spends
+about 0.2 s of CPU hashing the password (on purpose) and requests queue behind
+it: the steady state of {users} admins browsing. Server times come from
+gunicorn's access log, admins' times from locust (they include the wait for a
+free gunicorn worker); received → applied is how long a report waited for the
+worker after its 202.
 
 The run passes only if no request of the admins failed (status, or content:
 the table of steps, the CSV header, the JSON shape), gunicorn answered no
 request with 400 or more, the simulator exited 0, and every report it sent
-was stored and applied: {run.report_statuses}.
+was stored and applied: {applied} of {run.reports_sent}.
 """
+    return reflow(text)
+
+
+def reflow(markdown: str, width: int = 78) -> str:
+    """Paragraphs filled to `width`, since the values put into them vary in length."""
+    blocks = markdown.strip().split("\n\n")
+    return (
+        "\n\n".join(
+            block
+            if block.startswith(("|", "#"))
+            else textwrap.fill(
+                " ".join(block.split()), width, break_long_words=False, break_on_hyphens=False
+            )
+            for block in blocks
+        )
+        + "\n"
+    )
