@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench
+.PHONY: run test lint format bench load
 
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py run_embedded $(ADDRPORT)
@@ -17,6 +17,11 @@ test: $(STAMP) .make/system-deps
 # PostgreSQL only (DATABASE_URL); docs/performance.md says how to read it.
 bench: $(STAMP)
 	$(PY) manage.py bench $(BENCH_ARGS)
+
+# PostgreSQL only (DATABASE_URL); Redis from REDIS_URL, or a private one.
+# docs/reliability.md says what it checks.
+load: $(STAMP)
+	$(PY) manage.py loadtest $(LOAD_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

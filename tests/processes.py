@@ -95,7 +95,8 @@ class Processes:
         process.wait()
 
     def stop_all(self) -> None:
-        for name in list(self.running):
+        # Last started first: the worker goes before the Redis it reads from.
+        for name in reversed(list(self.running)):
             self.stop(name)
 
     def output(self, name: str) -> str:
