@@ -45,13 +45,23 @@ def test_the_window_and_the_next_days_have_partitions_after_migrate():
             assert partition_exists(table, today + timedelta(days=offset)) == ON_POSTGRESQL
 
 
-def test_ingestion_makes_the_partition_of_an_unusual_day(ingest):
-    far = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
+def test_ingestion_makes_the_partition_of_its_day_when_it_is_missing(ingest):
+    # As when the daily maintenance has not run for a while.
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=23)
+    if ON_POSTGRESQL:
+        with connection.cursor() as cursor:
+            for table in partitions.PARTITIONED_TABLES:
+                cursor.execute(
+                    f"DROP TABLE IF EXISTS {partitions.partition_name(table, soon.date())}"
+                )
+    assert not partition_exists("dashboard_failedrecord", soon.date())
+
     failures = [{"record_id": "r1", "message": "m"}]
-    ingest(make_report(make_step(started_at=far, failures=failures), started_at=far))
-    assert SyncStep.objects.get().cycle_started_at == far
-    assert FailedRecord.objects.get().cycle_started_at == far
-    assert partition_exists("dashboard_failedrecord", far.date()) == ON_POSTGRESQL
+    ingest(make_report(make_step(started_at=soon, failures=failures), started_at=soon))
+
+    assert SyncStep.objects.get().cycle_started_at == soon
+    assert FailedRecord.objects.get().cycle_started_at == soon
+    assert partition_exists("dashboard_failedrecord", soon.date()) == ON_POSTGRESQL
 
 
 def test_the_purge_drops_whole_expired_days_and_counts_their_rows(ingest):
