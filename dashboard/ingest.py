@@ -12,6 +12,7 @@ import io
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from itertools import chain
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -121,7 +122,8 @@ def report_apply(*, report_pk: int) -> str:
         cycle = _lock_cycle(clean)
         # Read again under the cycle's lock: another worker may have applied
         # this very report while we waited for it.
-        report = ReceivedReport.objects.get(pk=report_pk)
+        # Its payload is in hand already: not megabytes a second time.
+        report = ReceivedReport.objects.defer("payload").get(pk=report_pk)
         if report.status != ReceivedReport.State.ACCEPTED:
             return "skipped"
         later_applied = ReceivedReport.objects.filter(
@@ -285,9 +287,9 @@ def _copy_text(value) -> str:
 
 def _copy_lines(per_step: list[tuple[int, tuple[CleanFailure, ...]]], started) -> str:
     """Failed records as lines of COPY text, in the order of FAILURE_COLUMNS."""
-    texts = "".join(
-        value for _, failures in per_step for failure in failures for value in failure if value
-    )
+    records = chain.from_iterable(failures for _, failures in per_step)
+    # Through filter and chain, the loop over every value runs in C.
+    texts = "".join(filter(None, chain.from_iterable(records)))
     escape = any(char in texts for char in "\\\t\n\r")
     null = "\\N"
     lines = []
