@@ -163,3 +163,45 @@ def test_a_report_status_keeps_to_the_description_in_every_state(
 
     assert response.status_code == 200
     assert response.json()["status"] == state
+
+
+# A valid request of each operation, for the answers generated requests
+# cannot reach.
+CASES = {
+    "createSyncReport": {"body": make_report(make_step()), "media_type": "application/json"},
+    "getSyncReport": {"path_parameters": {"report_id": "6f1c1d2e-0000-4000-8000-000000000000"}},
+    "listSyncSteps": {},
+}
+
+
+@pytest.mark.parametrize("operation_id", list(CASES))
+def test_the_answers_of_an_unreachable_database_keep_to_the_description(
+    operation_id, wsgi_in_test_transaction, authorization, monkeypatch
+):
+    from django.db import OperationalError, connection
+
+    case = api.find_operation_by_id(operation_id).Case(**CASES[operation_id])
+    headers = authorization(case)
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    # A 503 is a 5xx on purpose here: everything but not_a_server_error.
+    checks = [check for check in CHECKS if check is not not_a_server_error]
+    response = case.call_and_validate(app=wsgi_in_test_transaction, headers=headers, checks=checks)
+
+    assert response.status_code == 503
+
+
+def test_the_rate_limit_answer_keeps_to_the_description(
+    wsgi_in_test_transaction, authorization, settings
+):
+    settings.SYNC_STATUS_INGEST_RATE_PER_MINUTE = 0
+    case = api.find_operation_by_id("createSyncReport").Case(**CASES["createSyncReport"])
+
+    response = case.call_and_validate(
+        app=wsgi_in_test_transaction, headers=authorization(case), checks=CHECKS
+    )
+
+    assert response.status_code == 429
