@@ -9,6 +9,7 @@ from django.db import connection
 
 from bench import suite
 from bench.generate import generate
+from bench.scratch import scratch_database
 
 
 class Command(BaseCommand):
@@ -29,22 +30,9 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             raise CommandError("The benchmark needs PostgreSQL: set DATABASE_URL.")
         failures = 10 * steps if failures is None else failures
-        database = settings.DATABASES["default"]
-        original, bench_name = database["NAME"], f"{database['NAME']}_bench"
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{bench_name}"')
-            cursor.execute(f'CREATE DATABASE "{bench_name}"')
-        connection.close()
-        database["NAME"] = bench_name
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-        try:
+        with scratch_database("bench", keep=keep):
             self.run(steps, failures, runs, output)
-        finally:
-            connection.close()
-            database["NAME"] = original
-            if not keep:
-                with connection.cursor() as cursor:
-                    cursor.execute(f'DROP DATABASE IF EXISTS "{bench_name}" WITH (FORCE)')
 
     def say(self, text: str) -> None:
         self.stderr.write(text)

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
@@ -20,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Count
 
+from bench.scratch import scratch_database
 from bench.suite import machine
 from dashboard.apps import ADMINS_GROUP
 from dashboard.models import ReceivedReport
@@ -68,24 +68,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
             raise CommandError("The load test needs PostgreSQL: set DATABASE_URL.")
-        database = settings.DATABASES["default"]
-        original, load_name = database["NAME"], f"{database['NAME']}_load"
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{load_name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{load_name}"')
-        connection.close()
-        database["NAME"] = load_name
         workdir = Path(tempfile.mkdtemp(prefix="loadtest-"))
         processes = Processes(workdir)
-        try:
-            run = self.run(processes, workdir, options)
-        finally:
-            processes.stop_all()
-            connection.close()
-            database["NAME"] = original
-            if not options["keep"]:
-                with connection.cursor() as cursor:
-                    cursor.execute(f'DROP DATABASE IF EXISTS "{load_name}" WITH (FORCE)')
+        with scratch_database("load", keep=options["keep"]):
+            try:
+                run = self.run(processes, workdir, options)
+            finally:
+                processes.stop_all()
         found = results.problems(run)
         if found:
             self.stderr.write(processes.all_output())
