@@ -50,8 +50,7 @@ def ensure_partitions(days: Iterable[date]) -> list[str]:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('dashboard.partitions'))")
         for day in sorted(set(days)):
             low = datetime.combine(day, time(), tzinfo=UTC)
-            # The last day Python can hold has no next day to end at.
-            high = low + timedelta(days=1) if day < date.max else "infinity"
+            high = low + timedelta(days=1)
             for table in PARTITIONED_TABLES:
                 name = partition_name(table, day)
                 cursor.execute("SELECT to_regclass(%s)", [name])
