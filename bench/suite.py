@@ -21,11 +21,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from bench.generate import generate
-from dashboard import partitions
-from dashboard.filters import SyncStepFilter
 from dashboard.models import FailedRecord, ReceivedReport
-from dashboard.retention import purge_expired
-from dashboard.selectors import visible_steps
+from dashboard.steps.filters import SyncStepFilter
+from dashboard.steps.selectors import visible_steps
+from dashboard.storage import partitions
+from dashboard.storage.retention import purge_expired
 from dashboard.tasks import apply_report
 
 PAGE = "/integration/salesforce/sync-status/"
@@ -292,7 +292,7 @@ def psql_copy_rate(query: str) -> float:
     """The physical limit: psql running the export's own COPY query to CSV."""
     from django.http import QueryDict
 
-    from dashboard.export import copy_sql
+    from dashboard.steps.export import copy_sql
 
     filterset = SyncStepFilter(QueryDict(query.lstrip("?")), queryset=visible_steps())
     assert filterset.is_valid(), filterset.errors

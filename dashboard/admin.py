@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from dashboard.login import ThrottledAdminAuthenticationForm
 from dashboard.models import IngestToken, ReceivedReport, SyncStep
+from dashboard.web.login import ThrottledAdminAuthenticationForm
 
 # The admin's login form is as throttled as the site's.
 admin.site.login_form = ThrottledAdminAuthenticationForm

@@ -21,7 +21,7 @@ def ensure_admins_group(sender, using="default", **kwargs):
 
 
 def ensure_partitions_after_migrate(sender, using="default", **kwargs):
-    from dashboard.partitions import ensure_upcoming_partitions
+    from dashboard.storage.partitions import ensure_upcoming_partitions
 
     ensure_upcoming_partitions()
 

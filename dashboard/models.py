@@ -26,7 +26,7 @@ class SyncStep(models.Model):
     # Copied from the cycle so that the retention window is one indexed
     # condition on this table, with no join, on every page view; and, on
     # PostgreSQL, the key this table is partitioned by, a partition a day,
-    # so that the purge drops whole days (dashboard/partitions.py).
+    # so that the purge drops whole days (dashboard/storage/partitions.py).
     cycle_started_at = models.DateTimeField()
     object_type = models.CharField(max_length=32, choices=ObjectType.choices)
     object_name = models.CharField(max_length=MAX_ID_LENGTH, null=True, blank=True)

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around dashboard.ingest and dashboard.retention."""
+"""Celery tasks: thin wrappers around the ingest and storage services."""
 
 import logging
 from datetime import timedelta
@@ -7,8 +7,9 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from dashboard import ingest, retention
+from dashboard.ingest import reports as ingest
 from dashboard.models import ReceivedReport
+from dashboard.storage import retention
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from dashboard import api, health, views
+from dashboard.steps import views
+from dashboard.web import api, healthz
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", health.healthz, name="healthz"),
+    path("healthz", healthz.healthz, name="healthz"),
     path("integration/salesforce/sync-status/", views.sync_status, name="sync-status"),
     path(
         "integration/salesforce/sync-status/export.csv",

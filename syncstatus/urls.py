@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.login import LoginView
+from dashboard.web.login import LoginView
 
 urlpatterns = [
     path("", include("dashboard.urls")),
@@ -12,4 +12,4 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler500 = "dashboard.errors.server_error"
+handler500 = "dashboard.web.errors.server_error"

@@ -96,7 +96,7 @@ def example_shift() -> timedelta:
 @pytest.fixture
 def ingest(db, django_capture_on_commit_callbacks):
     """Receive reports as the API does, and let their tasks run as on commit."""
-    from dashboard.ingest import report_receive
+    from dashboard.ingest.reports import report_receive
 
     def ingest(*reports: dict, source="test"):
         received = []
@@ -112,7 +112,7 @@ def ingest(db, django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def ingest_token(db):
-    from dashboard.tokens import token_create
+    from dashboard.ingest.tokens import token_create
 
     return token_create(name="engine")
 
@@ -206,7 +206,7 @@ def age_cycle(external_id: str, by: timedelta) -> None:
     from django.db.models import F
 
     from dashboard.models import FailedRecord, SyncCycle, SyncStep
-    from dashboard.partitions import ensure_partition_for
+    from dashboard.storage.partitions import ensure_partition_for
 
     cycle = SyncCycle.objects.get(external_id=external_id)
     ensure_partition_for(cycle.started_at - by)

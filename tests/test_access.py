@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import get_resolver
 
-from dashboard.tokens import token_create
+from dashboard.ingest.tokens import token_create
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 
+from dashboard.ingest.tokens import token_create
 from dashboard.models import IngestToken, ReceivedReport, SyncStep
-from dashboard.tokens import token_create
 from tests.conftest import iso, make_report, make_step
 
 URL = "/api/v1/sync-reports/"
@@ -134,7 +134,7 @@ def test_it_accepts_a_report_of_almost_ten_mebibytes(post):
 
 
 def test_it_refuses_an_oversized_body_that_does_not_declare_its_length(rf, ingest_token):
-    from dashboard.api import sync_report_create
+    from dashboard.web.api import sync_report_create
 
     request = rf.post(URL, b"x" * (10 * 1024 * 1024 + 1), content_type="application/json")
     del request.META["CONTENT_LENGTH"]
@@ -186,7 +186,7 @@ def frozen_minute(monkeypatch):
     """All requests of the test fall in one rate-limit window, 20 s before its end."""
     from types import SimpleNamespace
 
-    from dashboard import throttle
+    from dashboard.ingest import throttle
 
     monkeypatch.setattr(throttle, "time", SimpleNamespace(time=lambda: 1_800_000_040.0))
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group, User
 
-from dashboard.tokens import token_create
+from dashboard.ingest.tokens import token_create
 from tests.conftest import expected_order, iso, make_report, make_step, recent
 
 URL = "/api/v1/sync-steps/"

@@ -20,9 +20,9 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect, sync_playwright
 
-from dashboard.ingest import report_receive
+from dashboard.ingest.reports import report_receive
+from dashboard.ingest.simulator import SyncEngineSimulator
 from dashboard.models import ReceivedReport
-from dashboard.simulator import SyncEngineSimulator
 from tests.conftest import iso, make_report, make_step, recent
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

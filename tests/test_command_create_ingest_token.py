@@ -3,8 +3,8 @@ import io
 import pytest
 from django.core.management import call_command
 
+from dashboard.ingest.tokens import token_authenticate
 from dashboard.models import IngestToken
-from dashboard.tokens import token_authenticate
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from dashboard.tokens import token_create
+from dashboard.ingest.tokens import token_create
 from tests.conftest import make_report
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from dashboard.choices import OPERATION_OBJECTS
+from dashboard.ingest.simulator import SyncEngineSimulator
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
-from dashboard.simulator import SyncEngineSimulator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,9 +102,9 @@ def test_over_http_it_waits_as_retry_after_says_and_loses_no_report(
 ):
     from types import SimpleNamespace
 
-    from dashboard import throttle
+    from dashboard.ingest import throttle
+    from dashboard.ingest.tokens import token_create
     from dashboard.management.commands import simulate_sync
-    from dashboard.tokens import token_create
 
     settings.SYNC_STATUS_INGEST_RATE_PER_MINUTE = 5
     clock = SimpleNamespace(now=1_800_000_010.0)

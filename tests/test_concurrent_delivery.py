@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import connection
 
-from dashboard.ingest import report_apply, report_receive
+from dashboard.ingest.reports import report_apply, report_receive
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
 from tests.conftest import make_report, make_step
 

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.db import OperationalError, connection
 
+from dashboard.ingest.tokens import token_create
 from dashboard.models import ReceivedReport, SyncStep
-from dashboard.tokens import token_create
 from tests.conftest import make_report, make_step
 from tests.processes import test_database_url as database_url_of_tests
 from tests.processes import wait_until
@@ -65,7 +65,7 @@ def test_other_errors_are_still_plain_500s(admin_client, monkeypatch):
         raise ZeroDivisionError
 
     admin_client.raise_request_exception = False
-    monkeypatch.setattr("dashboard.views.visible_steps", fail)
+    monkeypatch.setattr("dashboard.steps.views.visible_steps", fail)
 
     assert admin_client.get(PAGE).status_code == 500
 

@@ -252,8 +252,8 @@ def test_its_memory_stays_flat_on_a_large_export(admin_client, ingest):
 def test_postgresql_copy_and_python_csv_write_the_same_bytes(ingest, zone):
     from django.utils import timezone
 
-    from dashboard.export import csv_lines, error_rows, export_chunks
-    from dashboard.selectors import order_steps, visible_steps
+    from dashboard.steps.export import csv_lines, error_rows, export_chunks
+    from dashboard.steps.selectors import order_steps, visible_steps
 
     tricky = [
         'comma, "quoted", and\nnew line',

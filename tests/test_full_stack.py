@@ -12,8 +12,8 @@ import urllib.request
 import pytest
 from django.contrib.auth.models import Group, User
 
+from dashboard.ingest.tokens import token_create
 from dashboard.models import ReceivedReport, SyncCycle, SyncStep
-from dashboard.tokens import token_create
 from tests.processes import ROOT, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]

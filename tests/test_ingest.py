@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from dashboard.ingest import report_apply, report_receive
+from dashboard.ingest.reports import report_apply, report_receive
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
 from tests.conftest import example_report, example_shift, iso, make_report, make_step, recent
 
@@ -255,7 +255,7 @@ def test_it_marks_failed_a_stored_report_that_no_longer_validates(ingest):
 def test_it_gives_up_on_a_report_that_always_fails_and_applies_the_others(
     ingest, monkeypatch, settings
 ):
-    from dashboard import ingest as ingest_module
+    from dashboard.ingest import reports as ingest_module
     from dashboard.tasks import sweep_pending_reports
 
     settings.SYNC_STATUS_SWEEP_GRACE_SECONDS = 0
@@ -304,8 +304,8 @@ def test_it_applies_large_chunks_of_failures_exactly(ingest):
 
 
 def test_copy_text_is_the_same_whether_or_not_the_report_needs_escaping():
-    from dashboard.ingest import _copy_lines, _copy_text
-    from dashboard.validation import CleanFailure
+    from dashboard.ingest.reports import _copy_lines, _copy_text
+    from dashboard.ingest.validation import CleanFailure
 
     started = recent()
     plain = (CleanFailure("00Q1", "Postal code", None, "X", "Zip"), CleanFailure("00Q2", "", "7"))

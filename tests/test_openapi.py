@@ -20,10 +20,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from dashboard.api import openapi_description
 from dashboard.choices import ObjectType, Operation, Status
+from dashboard.ingest.tokens import token_create
 from dashboard.models import IngestToken, ReceivedReport
-from dashboard.tokens import token_create
+from dashboard.web.api import openapi_description
 from tests.conftest import iso, make_report, make_step, recent
 
 URL = "/api/v1/openapi.json"

@@ -1,4 +1,4 @@
-"""Day partitions on PostgreSQL (dashboard/partitions.py); on SQLite, the same
+"""Day partitions on PostgreSQL (dashboard/storage/partitions.py); on SQLite, the same
 behaviour through plain tables. Each test holds on both."""
 
 import io
@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from dashboard import partitions
 from dashboard.models import FailedRecord, SyncCycle, SyncStep
+from dashboard.storage import partitions
 from tests.conftest import age_cycle, make_report, make_step, recent
 
 pytestmark = pytest.mark.django_db(transaction=True)

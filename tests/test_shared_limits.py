@@ -4,8 +4,8 @@ import time
 
 import pytest
 
+from dashboard.ingest.tokens import token_create
 from dashboard.models import ReceivedReport
-from dashboard.tokens import token_create
 from tests.conftest import make_report, make_step
 from tests.test_worker import http
 

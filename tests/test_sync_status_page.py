@@ -276,8 +276,8 @@ def test_its_rows_hold_the_cells_django_tables2_would_render(ingest, settings, l
     cell for cell what the table's columns render, in either language."""
     from django.utils import translation
 
-    from dashboard.selectors import visible_steps
-    from dashboard.tables import SyncStepTable
+    from dashboard.steps.selectors import visible_steps
+    from dashboard.steps.tables import SyncStepTable
 
     settings.TIME_ZONE = "Europe/Paris"
     ingest(

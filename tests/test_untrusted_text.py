@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.export import FORMULA_STARTS, neutralise
+from dashboard.steps.export import FORMULA_STARTS, neutralise
 from tests.conftest import make_report, make_step
 
 PAYLOADS = [
@@ -70,7 +70,7 @@ def test_a_cell_comes_back_exactly_or_behind_one_quote(text):
 def test_the_served_export_never_starts_a_cell_with_a_formula(admin_client, text):
     import json
 
-    from dashboard.ingest import report_receive
+    from dashboard.ingest.reports import report_receive
 
     cycle_id = f"formula-{next(cycles)}"
     report_receive(

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dashboard.validation import ReportInvalid, parse_report_json, validate_report
+from dashboard.ingest.validation import ReportInvalid, parse_report_json, validate_report
 from tests.conftest import make_report, make_step
 
 
@@ -323,7 +323,7 @@ nearly_plain_failures = st.fixed_dictionaries(
 )
 @settings(max_examples=1000, deadline=None)
 def test_the_fast_path_for_failed_records_judges_as_the_full_checks_do(raw):
-    from dashboard.validation import _checked_failures, _Checker, _plain_failures
+    from dashboard.ingest.validation import _checked_failures, _Checker, _plain_failures
 
     check = _Checker()
     checked = _checked_failures(check, raw, "failures")

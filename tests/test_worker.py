@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
 
+from dashboard.ingest.tokens import token_create
 from dashboard.models import ReceivedReport, SyncStep
-from dashboard.tokens import token_create
 from tests.conftest import example_report, example_shift, make_report, make_step
 from tests.processes import free_port, wait_until
 from tests.test_full_stack import log_in

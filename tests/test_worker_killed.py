@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from dashboard.ingest.tokens import token_create
 from dashboard.models import FailedRecord, ReceivedReport, SyncStep
-from dashboard.tokens import token_create
 from tests.conftest import make_report, make_step, recent
 from tests.processes import wait_until
 from tests.test_worker import http

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from dashboard.ingest.tokens import token_create
 from dashboard.models import IngestToken
-from dashboard.tokens import token_create
 
 
 class Command(BaseCommand):

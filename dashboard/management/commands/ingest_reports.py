@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from dashboard.ingest import report_receive
-from dashboard.validation import ReportInvalid
+from dashboard.ingest.reports import report_receive
+from dashboard.ingest.validation import ReportInvalid
 
 
 def read_reports(name: str, stdin) -> Iterator[tuple[str, str]]:

@@ -22,8 +22,8 @@ from django.db.models import Count
 from bench.scratch import scratch_database
 from bench.suite import machine
 from dashboard.apps import ADMINS_GROUP
+from dashboard.ingest.tokens import token_create
 from dashboard.models import ReceivedReport
-from dashboard.tokens import token_create
 from loadtest import results
 from tests.processes import ROOT, Processes, free_port, wait_for_port, wait_until
 

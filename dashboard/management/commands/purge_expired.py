@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from dashboard.retention import purge_expired
+from dashboard.storage.retention import purge_expired
 
 
 class Command(BaseCommand):

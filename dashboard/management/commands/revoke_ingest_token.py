@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from dashboard.ingest.tokens import token_hash
 from dashboard.models import IngestToken
-from dashboard.tokens import token_hash
 
 
 class Command(BaseCommand):

@@ -8,10 +8,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from dashboard.ingest import report_receive
+from dashboard.ingest.reports import report_receive
+from dashboard.ingest.simulator import SyncEngineSimulator, play_backfill, play_live
 from dashboard.models import SyncCycle
-from dashboard.retention import purge_expired, retention_cutoff
-from dashboard.simulator import SyncEngineSimulator, play_backfill, play_live
+from dashboard.storage.retention import purge_expired, retention_cutoff
 from dashboard.tasks import sweep_pending_reports
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Command(BaseCommand):
                 since = max(since, latest.started_at + timedelta(minutes=5))
             self.stdout.write("Filling in the history since the last cycle...")
             # One log line per backfilled report would bury the server's address.
-            ingest_log = logging.getLogger("dashboard.ingest")
+            ingest_log = logging.getLogger("dashboard.ingest.reports")
             level, ingest_log.level = ingest_log.level, logging.WARNING
             cycles = play_backfill(simulator, send_in_process, since, timedelta(minutes=5))
             ingest_log.setLevel(level)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard.ingest import report_receive
-from dashboard.simulator import SyncEngineSimulator, play_backfill, play_live
+from dashboard.ingest.reports import report_receive
+from dashboard.ingest.simulator import SyncEngineSimulator, play_backfill, play_live
 
 
 def duration(text: str) -> timedelta:

@@ -5,9 +5,9 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
-from dashboard.http import error_response, unauthorized
+from dashboard.ingest.tokens import has_bearer, token_authenticate
 from dashboard.models import IngestToken
-from dashboard.tokens import has_bearer, token_authenticate
+from dashboard.web.http import error_response, unauthorized
 
 PERMISSION = "dashboard.view_sync_status"
 

@@ -14,13 +14,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_tables2.paginators import LazyPaginator
 
-from dashboard.access import page_permission_required
-from dashboard.export import export_chunks
-from dashboard.filters import SyncStepFilter
-from dashboard.middleware import SESSION_KEY
 from dashboard.models import UserPreference
-from dashboard.selectors import visible_steps
-from dashboard.tables import SyncStepTable
+from dashboard.steps.export import export_chunks
+from dashboard.steps.filters import SyncStepFilter
+from dashboard.steps.selectors import visible_steps
+from dashboard.steps.tables import SyncStepTable
+from dashboard.web.access import page_permission_required
+from dashboard.web.middleware import SESSION_KEY
 
 ROWS_PER_PAGE = 50
 

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
-from dashboard.http import error_response
+from dashboard.web.http import error_response
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "30"

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dashboard.choices import ObjectType, Operation, Status, object_type_label
-from dashboard.selectors import SORTS, order_steps
+from dashboard.steps.selectors import SORTS, order_steps
 
 MAX_PAGE = 1_000_000
 

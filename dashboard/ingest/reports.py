@@ -19,10 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
-from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
-from dashboard.partitions import ensure_partition_for
-from dashboard.retention import retention_cutoff
-from dashboard.validation import (
+from dashboard.ingest.validation import (
     CleanFailure,
     CleanReport,
     CleanStep,
@@ -31,6 +28,9 @@ from dashboard.validation import (
     parse_report_json,
     validate_report,
 )
+from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
+from dashboard.storage.partitions import ensure_partition_for
+from dashboard.storage.retention import retention_cutoff
 
 log = logging.getLogger(__name__)
 

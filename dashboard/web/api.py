@@ -17,16 +17,16 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from dashboard.access import read_api_access_required
 from dashboard.choices import COUNTERS
-from dashboard.filters import SyncStepFilter
-from dashboard.http import error_response, unauthorized
-from dashboard.ingest import report_receive
+from dashboard.ingest.reports import report_receive
+from dashboard.ingest.throttle import rate_limited
+from dashboard.ingest.tokens import token_authenticate
+from dashboard.ingest.validation import ReportInvalid
 from dashboard.models import IngestToken, ReceivedReport, SyncStep
-from dashboard.selectors import steps_after, visible_steps
-from dashboard.throttle import rate_limited
-from dashboard.tokens import token_authenticate
-from dashboard.validation import ReportInvalid
+from dashboard.steps.filters import SyncStepFilter
+from dashboard.steps.selectors import steps_after, visible_steps
+from dashboard.web.access import read_api_access_required
+from dashboard.web.http import error_response, unauthorized
 
 log = logging.getLogger(__name__)
 

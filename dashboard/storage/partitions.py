@@ -47,7 +47,7 @@ def ensure_partitions(days: Iterable[date]) -> list[str]:
     created = []
     with transaction.atomic(), connection.cursor() as cursor:
         # One creator at a time, so that two workers never race on one name.
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('dashboard.partitions'))")
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('dashboard.storage.partitions'))")
         for day in sorted(set(days)):
             low = datetime.combine(day, time(), tzinfo=UTC)
             high = low + timedelta(days=1)

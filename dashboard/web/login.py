@@ -9,7 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from dashboard.throttle import attempt_count, attempt_record, attempts_forget, current_window
+from dashboard.ingest.throttle import attempt_count, attempt_record, attempts_forget, current_window
 
 
 class LoginThrottleMixin:

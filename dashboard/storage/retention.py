@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard import partitions
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
+from dashboard.storage import partitions
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from django.db.models import F, Q, QuerySet
 
 from dashboard.models import SyncStep
-from dashboard.retention import retention_cutoff
+from dashboard.storage.retention import retention_cutoff
 
 DEFAULT_SORT = "-start"
 # Every ordering ends in the pk, so that pages never repeat or skip a row.

@@ -1,0 +1,1 @@
+"""Ingestion (SPEC 3): validating, receiving and applying sync reports."""

@@ -1,0 +1,1 @@
+"""Storage over time (SPEC 5): day partitions and retention."""

@@ -1,0 +1,1 @@
+"""Web plumbing: access, login, middleware, health check, error answers, the ingest API."""
