@@ -14,14 +14,18 @@ run: $(STAMP)
 test: $(STAMP) .make/system-deps
 	$(PY) -m pytest $(ARGS)
 
+# The development tools live in devtools/, an app that only devtools.settings
+# installs: the product and its image never carry them.
+DEVTOOLS := DJANGO_SETTINGS_MODULE=devtools.settings
+
 # PostgreSQL only (DATABASE_URL); docs/performance.md says how to read it.
 bench: $(STAMP)
-	$(PY) manage.py bench $(BENCH_ARGS)
+	$(DEVTOOLS) $(PY) manage.py bench $(BENCH_ARGS)
 
 # PostgreSQL only (DATABASE_URL); Redis from REDIS_URL, or a private one.
 # docs/reliability.md says what it checks.
 load: $(STAMP)
-	$(PY) manage.py loadtest $(LOAD_ARGS)
+	$(DEVTOOLS) $(PY) manage.py loadtest $(LOAD_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -226,7 +226,7 @@ def age_cycle(external_id: str, by: timedelta) -> None:
 def processes(tmp_path):
     """Real processes (tests/processes.py), stopped when the test ends; their
     output is printed, which pytest shows only for a failed test."""
-    from tests.processes import Processes
+    from devtools.processes import Processes
 
     running = Processes(tmp_path)
     yield running

@@ -218,7 +218,7 @@ def test_the_rate_is_counted_per_token(post, settings, frozen_minute):
 def test_reports_are_accepted_without_limit_while_the_cache_is_unreachable(
     post, settings, frozen_minute
 ):
-    from tests.processes import free_port
+    from devtools.processes import free_port
 
     settings.SYNC_STATUS_INGEST_RATE_PER_MINUTE = 1
     settings.CACHES = {

@@ -11,9 +11,9 @@ from django.db import OperationalError, connection
 
 from dashboard.ingest.tokens import token_create
 from dashboard.models import ReceivedReport, SyncStep
+from devtools.processes import test_database_url as database_url_of_tests
+from devtools.processes import wait_until
 from tests.conftest import make_report, make_step
-from tests.processes import test_database_url as database_url_of_tests
-from tests.processes import wait_until
 from tests.tcpproxy import TcpProxy
 from tests.test_full_stack import log_in
 from tests.test_worker import http

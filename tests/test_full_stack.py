@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group, User
 
 from dashboard.ingest.tokens import token_create
 from dashboard.models import ReceivedReport, SyncCycle, SyncStep
-from tests.processes import ROOT, wait_until
+from devtools.processes import ROOT, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]
 

@@ -1,7 +1,7 @@
-"""How `manage.py loadtest` judges a run (loadtest/results.py). The run itself
+"""How `make load` judges a run (devtools/loadtest/results.py). The run itself
 is too slow for the suite: CI runs it as a step of its own."""
 
-from loadtest.results import (
+from devtools.loadtest.results import (
     SECTION_BEGIN,
     SECTION_END,
     Request,

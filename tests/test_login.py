@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group, User
 
-from tests.processes import free_port
+from devtools.processes import free_port
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/accounts/login/"

@@ -11,8 +11,8 @@ from django.db import connection
 
 from dashboard.ingest.tokens import token_create
 from dashboard.models import ReceivedReport, SyncStep
+from devtools.processes import free_port, wait_until
 from tests.conftest import example_report, example_shift, make_report, make_step
-from tests.processes import free_port, wait_until
 from tests.test_full_stack import log_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]

@@ -7,8 +7,8 @@ import pytest
 
 from dashboard.ingest.tokens import token_create
 from dashboard.models import FailedRecord, ReceivedReport, SyncStep
+from devtools.processes import wait_until
 from tests.conftest import make_report, make_step, recent
-from tests.processes import wait_until
 from tests.test_worker import http
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]

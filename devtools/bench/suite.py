@@ -5,8 +5,10 @@ import json
 import multiprocessing
 import os
 import platform
+import shlex
 import statistics
 import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -20,13 +22,13 @@ from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from bench.generate import generate
 from dashboard.models import FailedRecord, ReceivedReport
 from dashboard.steps.filters import SyncStepFilter
 from dashboard.steps.selectors import visible_steps
 from dashboard.storage import partitions
 from dashboard.storage.retention import purge_expired
 from dashboard.tasks import apply_report
+from devtools.bench.generate import generate
 
 PAGE = "/integration/salesforce/sync-status/"
 EXPORT = "/integration/salesforce/sync-status/export.csv"
@@ -92,6 +94,12 @@ def timed_side_by_side(
         if run % baseline_every == 0:
             baseline_times += timed(baseline, 1, warmup=0)
     return ours_times, baseline_times
+
+
+def rerun_command(target: str, variable: str) -> str:
+    """How to run this again from the Makefile, with the arguments of this run."""
+    arguments = shlex.join(sys.argv[2:])
+    return f"make {target}" + (f' {variable}="{arguments}"' if arguments else "")
 
 
 def machine() -> str:

@@ -1,4 +1,4 @@
-"""CRM admins on the Sync Status page, for locust (`manage.py loadtest` runs it).
+"""CRM admins on the Sync Status page, for locust (`make load` runs it).
 
 Each simulated admin logs in through the real login form, then browses as
 people do, with a few seconds' thought between clicks: the first page most
@@ -7,10 +7,10 @@ a few pages deeper, now and then the CSV export of what is shown or the JSON
 read API. Every page variant is reported under one name, "page", so that its
 percentiles are the page's whatever the filter.
 
-    locust -f loadtest/locustfile.py --headless -u 50 --host http://127.0.0.1:8000
+    locust -f devtools/loadtest/locustfile.py --headless -u 50 --host http://127.0.0.1:8000
 
 Accounts: LOADTEST_USERS (default "loadtest-admin-1"...) with LOADTEST_PASSWORD,
-made by `manage.py loadtest`. With LOADTEST_RECORD=file, every request (start,
+made by `make load`. With LOADTEST_RECORD=file, every request (start,
 name, milliseconds, error) and every error in a task is written there as JSON
 lines when locust quits, for exact percentiles over any part of the run.
 """

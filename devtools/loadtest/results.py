@@ -1,7 +1,7 @@
 """What a load run measured and whether it passed, read from the admins'
 requests (recorded by the locustfile), gunicorn's access log and the stored
 reports. Pure functions: the driver
-(`manage.py loadtest`) gathers the inputs, tests feed their own."""
+(`make load`) gathers the inputs, tests feed their own."""
 
 import json
 import math
@@ -19,7 +19,7 @@ ACCESS_LINE = re.compile(
     r'^access "(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) (?P<us>\d+)$'
 )
 
-SECTION_BEGIN = "<!-- load: begin (written by `manage.py loadtest --output`) -->"
+SECTION_BEGIN = '<!-- load: begin (written by `make load LOAD_ARGS="--output ..."`) -->'
 SECTION_END = "<!-- load: end -->"
 
 

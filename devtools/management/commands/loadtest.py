@@ -2,7 +2,6 @@ import contextlib
 import math
 import os
 import secrets
-import shlex
 import shutil
 import subprocess
 import sys
@@ -19,14 +18,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.db.models import Count
 
-from bench.scratch import scratch_database
-from bench.suite import machine
 from dashboard.apps import ADMINS_GROUP
 from dashboard.ingest.tokens import token_create
 from dashboard.models import ReceivedReport
-from loadtest import results
-from tests.processes import ROOT, Processes, free_port, wait_for_port, wait_until
+from devtools.bench.scratch import scratch_database
+from devtools.bench.suite import machine, rerun_command
+from devtools.loadtest import results
+from devtools.processes import ROOT, Processes, free_port, wait_for_port, wait_until
 
+LOCUSTFILE = ROOT / "devtools" / "loadtest" / "locustfile.py"
 NORMAL_INTERVAL = 300  # seconds between cycle starts of a real sync engine
 
 
@@ -130,7 +130,7 @@ class Command(BaseCommand):
             env,
         )  # fmt: skip
         locust = subprocess.run(
-            [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest" / "locustfile.py"),
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE),
              "--headless", "--host", base, "--users", str(options["users"]),
              "--spawn-rate", str(options["spawn_rate"]), "--run-time", f"{options['duration']}s",
              "--stop-timeout", "10", "--only-summary",
@@ -232,14 +232,14 @@ def reports_sent(output: str) -> int:
 
 
 def render(run, options, cycles, interval, load_average) -> str:
-    command = "python manage.py loadtest " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    command = rerun_command("load", "LOAD_ARGS")
     per_minute = run.reports_sent / max(options["duration"], interval * cycles) * 60
     redis = "the Redis of REDIS_URL" if os.environ.get("REDIS_URL") else "a Redis of its own"
     applied = run.report_statuses.get("applied", 0)
     users, speed, rate = options["users"], options["speed"], options["rate"]
     text = f"""## Load
 
-Measured by `{command}` (`make load`), with `DATABASE_URL` pointing at
+Measured by `{command}`, with `DATABASE_URL` pointing at
 PostgreSQL and {redis}, on {machine()}. Load average {load_average:.1f} when it
 started: the two cores are shared with other work (including the load
 generator itself), so timings vary from run to run; the errors and lost

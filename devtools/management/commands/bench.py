@@ -1,5 +1,3 @@
-import shlex
-import sys
 import time
 
 from django.conf import settings
@@ -7,9 +5,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from bench import suite
-from bench.generate import generate
-from bench.scratch import scratch_database
+from devtools.bench import suite
+from devtools.bench.generate import generate
+from devtools.bench.scratch import scratch_database
 
 
 class Command(BaseCommand):
@@ -66,7 +64,7 @@ class Command(BaseCommand):
         self.say("Purge...")
         suite.measure_purge(results, max(1, failures // 5), max(1, steps // 5))
 
-        command = "python manage.py bench " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        command = suite.rerun_command("bench", "BENCH_ARGS")
         self.stdout.write(results.table())
         missed = [row.measure for row in results.rows if row.met is False]
         self.stdout.write(

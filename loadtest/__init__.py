@@ -1,2 +1,0 @@
-"""The load test of docs/reliability.md: `locustfile.py` plays the admins,
-`manage.py loadtest` runs the whole stack under them and judges the run."""
