@@ -97,12 +97,17 @@ def example_shift() -> timedelta:
 def ingest(db, django_capture_on_commit_callbacks):
     """Receive reports as the API does, and let their tasks run as on commit."""
     from dashboard.ingest.reports import report_receive
+    from dashboard.tasks import enqueue_report_apply
 
     def ingest(*reports: dict, source="test"):
         received = []
         for report in reports:
             with django_capture_on_commit_callbacks(execute=True):
-                received.append(report_receive(raw=json.dumps(report), source=source))
+                received.append(
+                    report_receive(
+                        raw=json.dumps(report), source=source, enqueue=enqueue_report_apply
+                    )
+                )
         for report in received:
             report.refresh_from_db()
         return received

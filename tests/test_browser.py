@@ -23,6 +23,7 @@ from playwright.sync_api import expect, sync_playwright
 from dashboard.ingest.reports import report_receive
 from dashboard.ingest.simulator import SyncEngineSimulator
 from dashboard.models import ReceivedReport
+from dashboard.tasks import enqueue_report_apply
 from tests.conftest import iso, make_report, make_step, recent
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -167,7 +168,7 @@ def receive(*reports: dict) -> None:
     """Store reports as the API does; with no transaction around this call,
     the apply task queued on commit runs at once, in this process."""
     for report in reports:
-        report_receive(raw=json.dumps(report), source="test")
+        report_receive(raw=json.dumps(report), source="test", enqueue=enqueue_report_apply)
     states = set(ReceivedReport.objects.values_list("status", flat=True))
     assert states == {ReceivedReport.State.APPLIED}, states
 

@@ -8,6 +8,7 @@ from django.db import connection
 
 from dashboard.ingest.reports import report_apply, report_receive
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
+from dashboard.tasks import enqueue_report_apply
 from tests.conftest import make_report, make_step
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,7 +48,9 @@ def big_report(status="incomplete", records=range(200)) -> dict:
 
 def test_it_handles_the_same_report_delivered_concurrently():
     raw = json.dumps(big_report())
-    raised = race(*[lambda: report_receive(raw=raw, source="test")] * WORKERS)
+    raised = race(
+        *[lambda: report_receive(raw=raw, source="test", enqueue=enqueue_report_apply)] * WORKERS
+    )
 
     assert raised == []
     assert ReceivedReport.objects.filter(status="applied").count() == WORKERS
@@ -74,7 +77,12 @@ def test_it_merges_concurrent_chunks_of_one_step():
         json.dumps(big_report(status="in_process", records=range(n, n + 50)))
         for n in range(0, 400, 50)
     ]
-    raised = race(*[lambda raw=raw: report_receive(raw=raw, source="test") for raw in chunks])
+    raised = race(
+        *[
+            lambda raw=raw: report_receive(raw=raw, source="test", enqueue=enqueue_report_apply)
+            for raw in chunks
+        ]
+    )
 
     assert raised == []
     assert FailedRecord.objects.count() == 400

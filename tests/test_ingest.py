@@ -7,6 +7,7 @@ import pytest
 
 from dashboard.ingest.reports import report_apply, report_receive
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
+from dashboard.tasks import enqueue_report_apply
 from tests.conftest import example_report, example_shift, iso, make_report, make_step, recent
 
 pytestmark = pytest.mark.django_db
@@ -83,8 +84,8 @@ def test_it_gives_the_same_examples_whatever_order_they_are_applied_in(ingest):
     SyncCycle.objects.all().delete()
     ReceivedReport.objects.all().delete()
 
-    first = report_receive(raw=json.dumps(started), source="test")
-    second = report_receive(raw=json.dumps(finished), source="test")
+    first = report_receive(raw=json.dumps(started), source="test", enqueue=enqueue_report_apply)
+    second = report_receive(raw=json.dumps(finished), source="test", enqueue=enqueue_report_apply)
     assert report_apply(report_pk=second.pk) == "applied"
     assert report_apply(report_pk=first.pk) == "rebuilt"
     assert snapshot() == in_order
@@ -149,9 +150,15 @@ def test_it_lets_the_report_received_last_win_between_final_statuses(ingest):
 
 def test_it_lets_the_report_received_last_win_when_applied_first():
     older = report_receive(
-        raw=json.dumps(make_report(make_step(counts={"new": 1, "updated": 9}))), source="t"
+        raw=json.dumps(make_report(make_step(counts={"new": 1, "updated": 9}))),
+        source="t",
+        enqueue=enqueue_report_apply,
     )
-    newer = report_receive(raw=json.dumps(make_report(make_step(counts={"new": 2}))), source="t")
+    newer = report_receive(
+        raw=json.dumps(make_report(make_step(counts={"new": 2}))),
+        source="t",
+        enqueue=enqueue_report_apply,
+    )
     report_apply(report_pk=newer.pk)
     report_apply(report_pk=older.pk)
     assert step_state("lead.pull_updates")["counts"][:2] == [2, 9]

@@ -71,6 +71,7 @@ def test_the_served_export_never_starts_a_cell_with_a_formula(admin_client, text
     import json
 
     from dashboard.ingest.reports import report_receive
+    from dashboard.tasks import enqueue_report_apply
 
     cycle_id = f"formula-{next(cycles)}"
     report_receive(
@@ -81,6 +82,7 @@ def test_the_served_export_never_starts_a_cell_with_a_formula(admin_client, text
             )
         ),
         source="test",
+        enqueue=enqueue_report_apply,
     )
     response = admin_client.get("/integration/salesforce/sync-status/export.csv")
     body = b"".join(

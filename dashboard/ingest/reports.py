@@ -10,7 +10,7 @@ from its reports.
 
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from itertools import chain
 
@@ -56,8 +56,11 @@ STEP_UPDATE_FIELDS = [
 ]
 
 
-def report_receive(*, raw: bytes | str, source: str) -> ReceivedReport:
-    """Validate and durably store a report, then queue it to be applied.
+def report_receive(
+    *, raw: bytes | str, source: str, enqueue: Callable[[int], None]
+) -> ReceivedReport:
+    """Validate and durably store a report; once it is committed, hand its pk
+    to `enqueue` (tasks.enqueue_report_apply: services never import tasks).
 
     Raises ReportInvalid, naming every problem, and stores nothing then.
     """
@@ -79,10 +82,7 @@ def report_receive(*, raw: bytes | str, source: str) -> ReceivedReport:
         report = ReceivedReport.objects.create(
             cycle_external_id=clean.cycle_id, payload=payload, source=source
         )
-        # Imported here: the task module imports this one.
-        from dashboard.tasks import enqueue_report_apply
-
-        transaction.on_commit(lambda: enqueue_report_apply(report.pk))
+        transaction.on_commit(lambda: enqueue(report.pk))
     log.info(
         "report received report_id=%s cycle_id=%s steps=%d source=%s",
         report.report_id,

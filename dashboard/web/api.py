@@ -25,6 +25,7 @@ from dashboard.ingest.validation import ReportInvalid
 from dashboard.models import IngestToken, ReceivedReport, SyncStep
 from dashboard.steps.filters import SyncStepFilter
 from dashboard.steps.selectors import steps_after, visible_steps
+from dashboard.tasks import enqueue_report_apply
 from dashboard.web.access import read_api_access_required
 from dashboard.web.http import error_response, unauthorized
 
@@ -70,7 +71,7 @@ def sync_report_create(request):
     if len(body) > limit:
         return error_response(413, f"A report may be at most {limit} bytes.")
     try:
-        report = report_receive(raw=body, source="http")
+        report = report_receive(raw=body, source="http", enqueue=enqueue_report_apply)
     except ReportInvalid as exc:
         return JsonResponse({"errors": [error.as_dict() for error in exc.errors]}, status=400)
     except DatabaseError:

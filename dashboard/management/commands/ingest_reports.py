@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from dashboard.ingest.reports import report_receive
 from dashboard.ingest.validation import ReportInvalid
+from dashboard.tasks import enqueue_report_apply
 
 
 def read_reports(name: str, stdin) -> Iterator[tuple[str, str]]:
@@ -47,7 +48,7 @@ class Command(BaseCommand):
                 continue
             for where, text in reports:
                 try:
-                    report_receive(raw=text, source="cli")
+                    report_receive(raw=text, source="cli", enqueue=enqueue_report_apply)
                 except ReportInvalid as exc:
                     rejected += 1
                     for error in exc.errors:

@@ -12,13 +12,13 @@ from dashboard.ingest.reports import report_receive
 from dashboard.ingest.simulator import SyncEngineSimulator, play_backfill, play_live
 from dashboard.models import SyncCycle
 from dashboard.storage.retention import purge_expired, retention_cutoff
-from dashboard.tasks import sweep_pending_reports
+from dashboard.tasks import enqueue_report_apply, sweep_pending_reports
 
 log = logging.getLogger(__name__)
 
 
 def send_in_process(report: dict) -> None:
-    report_receive(raw=json.dumps(report), source="simulator")
+    report_receive(raw=json.dumps(report), source="simulator", enqueue=enqueue_report_apply)
 
 
 def every(seconds: float, job) -> None:

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from dashboard.ingest.reports import report_receive
 from dashboard.ingest.simulator import SyncEngineSimulator, play_backfill, play_live
+from dashboard.tasks import enqueue_report_apply
 
 
 def duration(text: str) -> timedelta:
@@ -93,7 +94,7 @@ class Command(BaseCommand):
         if self.url:
             self.post(body)
         else:
-            report_receive(raw=body, source="simulator")
+            report_receive(raw=body, source="simulator", enqueue=enqueue_report_apply)
         self.sent += 1
         self.steps += len(report["steps"])
         self.failures += sum(len(step.get("failures", ())) for step in report["steps"])
