@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from syncstatus.celery import app as celery_app
 
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -67,7 +67,7 @@ def make_report(*steps, cycle_id="cyc-1", started_at=None, **cycle_fields) -> di
 
 
 def example_report(name: str, shift: timedelta) -> dict:
-    """An example report of the spec, every timestamp moved by `shift`."""
+    """An example report of docs/examples, every timestamp moved by `shift`."""
 
     def move(value):
         if isinstance(value, dict):
