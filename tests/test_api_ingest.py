@@ -40,8 +40,8 @@ def test_it_accepts_a_valid_report_and_applies_it(post, client, ingest_token):
     assert status["error"] is None
 
 
-@pytest.mark.parametrize("started_at", ["0001-01-01T00:00:00Z"])
-def test_it_applies_a_report_at_the_first_moment_it_can_store(post, started_at):
+@pytest.mark.parametrize("started_at", ["0001-01-02T00:00:00Z", "0001-01-02T14:00:00+14:00"])
+def test_it_applies_a_report_at_the_first_moment_it_accepts(post, started_at):
     # Accepted is a promise to apply: it may not fail afterwards. (The other
     # end, year 9999, is refused as a clock gone wrong: see below.)
     step = make_step(started_at=None) | {"started_at": started_at, "ended_at": started_at}
@@ -49,6 +49,23 @@ def test_it_applies_a_report_at_the_first_moment_it_can_store(post, started_at):
 
     assert response.status_code == 202
     assert ReceivedReport.objects.get().status == ReceivedReport.State.APPLIED
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T23:59:59Z", "0001-01-02T00:00:00+00:01", "9999-12-31T00:00:00Z"]
+)
+def test_it_refuses_a_moment_some_time_zone_could_not_show(post, moment):
+    # A day inside the years 1-9999 in UTC: every zone can show what is accepted.
+    response = post(make_report(make_step(started_at=None) | {"started_at": moment}))
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "path": "steps[0].started_at",
+            "message": "Must be between 0001-01-02 and 9999-12-30 in UTC.",
+        }
+    ]
+    assert not ReceivedReport.objects.exists()
 
 
 def test_it_stores_the_report_exactly_as_sent(post):
@@ -234,7 +251,7 @@ def test_reports_are_accepted_without_limit_while_the_cache_is_unreachable(
     assert SyncStep.objects.count() == 3
 
 
-@pytest.mark.parametrize("started_at", ["tomorrow and more", "9999-12-31T23:59:59Z"])
+@pytest.mark.parametrize("started_at", ["tomorrow and more", "9999-12-30T23:59:59Z"])
 def test_a_cycle_dated_more_than_a_day_ahead_is_refused(post, started_at):
     from datetime import UTC, datetime
 

@@ -17,7 +17,7 @@ TEXT_SUFFIXES = {".py", ".md", ".toml", ".yml", ".yaml", ".txt", ".html", ".cfg"
 # Who may import whom, from the bottom up. A module may import its own layer
 # and the layers below it, never one above.
 LAYERS = [
-    ["dashboard.choices"],
+    ["dashboard.choices", "dashboard.times"],
     ["dashboard.models"],
     ["dashboard.ingest", "dashboard.storage"],
     ["dashboard.tasks"],

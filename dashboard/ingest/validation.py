@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from dashboard.choices import COUNTERS, ObjectType, Operation, Status
 from dashboard.models import MAX_ID_LENGTH
+from dashboard.times import RANGE_MESSAGE, in_range
 
 # Looked up per step: `TextChoices.values` builds a new list at every call.
 CODES = {choices: frozenset(choices.values) for choices in (ObjectType, Operation, Status)}
@@ -20,6 +21,9 @@ CODES = {choices: frozenset(choices.values) for choices in (ObjectType, Operatio
 OPTIONAL_FAILURE_FIELDS = ("marketo_id", "error_code", "field")
 # The largest value a counter column (bigint) holds.
 MAX_COUNTER = 2**63 - 1
+# Problems named in an answer; the rest are counted. A 10 MiB report of empty
+# steps holds millions of them, and naming each would take gigabytes.
+MAX_ERRORS_LISTED = 100
 
 
 class CleanFailure(NamedTuple):
@@ -71,9 +75,19 @@ class ValidationError:
 
 
 class ReportInvalid(Exception):
-    def __init__(self, errors: list[ValidationError]):
+    """The first problems of a report (at most MAX_ERRORS_LISTED), and how many there are."""
+
+    def __init__(self, errors: list[ValidationError], total: int | None = None):
         super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
         self.errors = errors
+        self.total = len(errors) if total is None else total
+
+    def as_dict(self) -> dict:
+        """The body of the API's 400 answer."""
+        body = {"errors": [error.as_dict() for error in self.errors]}
+        if self.total > len(self.errors):
+            body["errors_total"] = self.total
+        return body
 
 
 def _reject_constant(name: str):
@@ -96,9 +110,12 @@ class _Checker:
 
     def __init__(self):
         self.errors: list[ValidationError] = []
+        self.total = 0
 
     def error(self, path: str, message: str) -> None:
-        self.errors.append(ValidationError(path, message))
+        self.total += 1
+        if len(self.errors) < MAX_ERRORS_LISTED:
+            self.errors.append(ValidationError(path, message))
 
     def object(self, value, path: str, required: bool) -> dict | None:
         if value is None:
@@ -149,14 +166,13 @@ class _Checker:
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             self.error(path, "Must carry a time zone offset or Z (naive timestamps are ambiguous).")
             return None
-        try:
-            parsed.astimezone(UTC)
-        except OverflowError:
+        if not in_range(parsed):
             # 0001-01-01T00:00+01:00 reads, but it is before year 1 in UTC,
-            # where it is stored: applying it would fail, after a 202.
-            self.error(path, "Must be between the years 1 and 9999 in UTC.")
+            # and 9999-12-31T23:00Z is year 10000 in Tokyo (dashboard/times.py).
+            self.error(path, RANGE_MESSAGE)
             return None
-        return parsed
+        # In UTC: Python reads offsets up to ±23:59, PostgreSQL only to ±15:59.
+        return parsed.astimezone(UTC)
 
     def code(self, value, path: str, choices) -> str | None:
         text = self.text(value, path, required=True)
@@ -207,13 +223,13 @@ def validate_report(data: object) -> CleanReport:
             seen_ids.add(step.step_id)
             steps.append(step)
 
-    if check.errors:
-        raise ReportInvalid(check.errors)
+    if check.total:
+        raise ReportInvalid(check.errors, check.total)
     return CleanReport(cycle_id, cycle_started, cycle_ended, tuple(steps))
 
 
 def _validate_step(check: _Checker, raw, path: str) -> CleanStep | None:
-    errors_before = len(check.errors)
+    errors_before = check.total
     step = check.object(raw, path, required=True)
     if step is None:
         return None
@@ -250,7 +266,7 @@ def _validate_step(check: _Checker, raw, path: str) -> CleanStep | None:
         code = check.text(raw_error.get("code"), f"{path}.error.code", required=False)
         error = CleanError(message=message, code=code)
 
-    if len(check.errors) > errors_before:
+    if check.total > errors_before:
         return None
     return CleanStep(
         step_id=step_id,

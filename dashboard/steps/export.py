@@ -1,54 +1,56 @@
-"""The sync errors export (SPEC 4.2): CSV streamed row by row from one query."""
+"""The sync errors export (docs/dashboard.md): CSV streamed from one query.
+
+Two paths serve users, side by side and reading one definition of the
+columns: PostgreSQL writes the CSV itself with COPY (production), Python's
+csv module writes it elsewhere (the embedded SQLite mode).
+"""
 
 import contextlib
 import csv
 import queue
 import threading
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from dashboard.models import SyncStep
+from dashboard.steps.selectors import SORTS
 
-HEADER = [
-    "started_at",
-    "ended_at",
-    "object_type",
-    "operation",
-    "object_name",
-    "status",
-    "cycle_id",
-    "step_id",
-    "record_id",
-    "marketo_id",
-    "error_code",
-    "field",
-    "message",
-]
+
+class Column(NamedTuple):
+    """One column of the export: its header, and where its value comes from:
+    a field of the step (`s.`) or of the error row (`e.`: a job-level error
+    or a failed record)."""
+
+    header: str
+    source: str
+    is_time: bool = False
+
+
+# The columns, in order: both paths below write exactly these.
+COLUMNS = (
+    Column("started_at", "s.started_at", is_time=True),
+    Column("ended_at", "s.ended_at", is_time=True),
+    Column("object_type", "s.object_type"),
+    Column("operation", "s.operation"),
+    Column("object_name", "s.object_name"),
+    Column("status", "s.status"),
+    Column("cycle_id", "s.cycle_external_id"),
+    Column("step_id", "s.step_id"),
+    Column("record_id", "e.record_id"),
+    Column("marketo_id", "e.marketo_id"),
+    Column("error_code", "e.error_code"),
+    Column("field", "e.field"),
+    Column("message", "e.message"),
+)
+HEADER = [column.header for column in COLUMNS]
+STEP_FIELDS = [column.source[2:] for column in COLUMNS if column.source.startswith("s.")]
+ERROR_FIELDS = [column.source[2:] for column in COLUMNS if column.source.startswith("e.")]
 # What a spreadsheet may read as a formula (OWASP, "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-STEP_COLUMNS = [
-    "pk",
-    "started_at",
-    "ended_at",
-    "object_type",
-    "operation",
-    "object_name",
-    "status",
-    "cycle__external_id",
-    "step_id",
-    "error_code",
-    "error_message",
-]
-FAILURE_COLUMNS = [
-    "failures__record_id",
-    "failures__marketo_id",
-    "failures__error_code",
-    "failures__field",
-    "failures__message",
-]
 ROWS_PER_FETCH = 2000
 
 
@@ -56,40 +58,50 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
-def error_rows(steps: QuerySet[SyncStep]) -> Iterator[list[str]]:
-    """The CSV rows for the errors of `steps`, in the steps' order: a step's
-    job-level error first, then its failed records by record_id.
+# --- SQLite (and any database): Python's csv module -------------------------
 
-    One query, read through a server-side cursor on PostgreSQL, so memory
-    stays flat whatever the number of rows.
-    """
-    ordering = list(steps.query.order_by) + ["failures__record_id"]
+
+def error_rows(steps: QuerySet[SyncStep]) -> Iterator[list[str]]:
+    """The rows for the errors of `steps`, in the steps' order: a step's
+    job-level error first, then its failed records by record_id. One query,
+    read in chunks, so memory stays flat whatever the number of rows."""
+    ordering = [*steps.query.order_by, "failures__record_id"]
     rows = (
-        steps.filter(Q(error_message__isnull=False) | Q(failures__isnull=False))
+        steps.annotate(cycle_external_id=F("cycle__external_id"))
+        .filter(Q(error_message__isnull=False) | Q(failures__isnull=False))
         .order_by(*ordering)
-        .values_list(*STEP_COLUMNS, *FAILURE_COLUMNS)
+        .values_list("pk", "error_code", "error_message", *STEP_FIELDS,
+                     *(f"failures__{name}" for name in ERROR_FIELDS))
         .iterator(chunk_size=ROWS_PER_FETCH)
-    )
+    )  # fmt: skip
+    steps_end = 3 + len(STEP_FIELDS)
     previous_pk = None
     for row in rows:
-        (pk, started_at, ended_at, object_type, operation, object_name, status, cycle_id,
-         step_id, error_code, error_message, record_id, *failure) = row  # fmt: skip
-        step = [
-            timezone.localtime(started_at).isoformat(),
-            timezone.localtime(ended_at).isoformat() if ended_at else "",
-            object_type,
-            operation,
-            object_name or "",
-            status,
-            cycle_id,
-            step_id,
-        ]
+        pk, error_code, error_message = row[:3]
+        step = dict(zip(STEP_FIELDS, row[3:steps_end], strict=True))
+        failure = dict(zip(ERROR_FIELDS, row[steps_end:], strict=True))
         if pk != previous_pk and error_message is not None:
-            yield [*step, "", "", error_code or "", "", error_message]
+            job_error = dict.fromkeys(ERROR_FIELDS)
+            job_error.update(error_code=error_code, message=error_message)
+            yield cells(step, job_error)
         previous_pk = pk
-        if record_id is not None:
-            marketo_id, failure_code, field, message = failure
-            yield [*step, record_id, marketo_id or "", failure_code or "", field or "", message]
+        if failure["record_id"] is not None:
+            yield cells(step, failure)
+
+
+def cells(step: dict, error: dict) -> list[str]:
+    """One row's cells: times in the user's zone, text neutralised, None empty."""
+    values = {"s": step, "e": error}
+    row = []
+    for column in COLUMNS:
+        value = values[column.source[0]][column.source[2:]]
+        if value is None:
+            row.append("")
+        elif column.is_time:
+            row.append(timezone.localtime(value).isoformat())
+        else:
+            row.append(neutralise(value))
+    return row
 
 
 class _Echo:
@@ -103,42 +115,42 @@ def csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
     writer = csv.writer(_Echo(), lineterminator="\r\n")
     yield writer.writerow(HEADER)[:-2] + "\n"
     for row in rows:
-        yield writer.writerow([neutralise(cell) for cell in row])[:-2] + "\n"
+        yield writer.writerow(row)[:-2] + "\n"
 
 
 # --- PostgreSQL: the same CSV, written by the server itself --------------------
 
-# Sort keys of the step subquery `s`, as SQL (mirrors selectors.SORTS).
-SQL_SORTS = {
-    "-start": "s.started_at DESC, s.id DESC",
-    "start": "s.started_at ASC, s.id ASC",
-    "-end": "s.ended_at DESC NULLS FIRST, s.id DESC",
-    "end": "s.ended_at ASC NULLS LAST, s.id ASC",
-}
 CHUNK_BYTES = 64 * 1024
 CHUNKS_IN_FLIGHT = 16
-
-
 # The characters of FORMULA_STARTS, as PostgreSQL string literals.
 SQL_FORMULA_STARTS = "'=', '+', '-', '@', E'\\t', E'\\r', E'\\n'"
 
 
-def _sql_text(column: str) -> str:
+def _sql_text(source: str) -> str:
     """A text cell: neutralised like `neutralise`, and empty as Python's csv writes it."""
     quote = "''''"  # SQL for a string holding one single quote
     return (
-        f"NULLIF(CASE WHEN left({column}, 1) IN ({SQL_FORMULA_STARTS}) "
-        f"THEN {quote} || {column} ELSE {column} END, '')"
+        f"NULLIF(CASE WHEN left({source}, 1) IN ({SQL_FORMULA_STARTS}) "
+        f"THEN {quote} || {source} ELSE {source} END, '')"
     )
 
 
-def _sql_time(column: str) -> str:
-    """ISO 8601 in the session's time zone, exactly as datetime.isoformat() writes it."""
+def _sql_time(source: str) -> str:
+    """ISO 8601 in the session's time zone, as datetime.isoformat() writes it:
+    microseconds only when there are some, and the offset's seconds only when
+    there are some (the local mean times of the 1800s had them)."""
+    offset_seconds = f"(date_part('timezone', {source})::int %% 60)"
     return (
-        f"to_char({column}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-        f"CASE WHEN date_part('microseconds', {column})::int %% 1000000 <> 0 "
-        f"THEN to_char({column}, '.US') ELSE '' END || to_char({column}, 'TZH:TZM')"
+        f"to_char({source}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+        f"CASE WHEN date_part('microseconds', {source})::int %% 1000000 <> 0 "
+        f"THEN to_char({source}, '.US') ELSE '' END || to_char({source}, 'TZH:TZM') || "
+        f"CASE WHEN {offset_seconds} <> 0 "
+        f"THEN ':' || to_char(abs({offset_seconds}), 'FM00') ELSE '' END"
     )
+
+
+def _sql_cell(column: Column) -> str:
+    return _sql_time(column.source) if column.is_time else _sql_text(column.source)
 
 
 def copy_sql(steps: QuerySet[SyncStep], sort: str, quote) -> str:
@@ -151,34 +163,11 @@ def copy_sql(steps: QuerySet[SyncStep], sort: str, quote) -> str:
     """
     step_sql, params = (
         steps.annotate(cycle_external_id=F("cycle__external_id"))
-        .values(
-            "id",
-            "started_at",
-            "ended_at",
-            "object_type",
-            "operation",
-            "object_name",
-            "status",
-            "cycle_external_id",
-            "step_id",
-            "error_code",
-            "error_message",
-            "cycle_started_at",
-        )  # fmt: skip
+        .values("id", "cycle_started_at", "error_code", "error_message", *STEP_FIELDS)
         .query.sql_with_params()
     )
-    columns = ", ".join(
-        [
-            _sql_time("s.started_at"),
-            f"CASE WHEN s.ended_at IS NULL THEN NULL ELSE {_sql_time('s.ended_at')} END",
-            *(_sql_text(f"s.{name}") for name in ["object_type", "operation", "object_name",
-                                                   "status", "cycle_external_id", "step_id"]),
-            *(_sql_text(f"e.{name}") for name in ["record_id", "marketo_id", "error_code",
-                                                   "field", "message"]),
-        ]
-    )  # fmt: skip
     query = f"""
-        SELECT {columns}
+        SELECT {", ".join(_sql_cell(column) for column in COLUMNS)}
         FROM ({step_sql}) AS s
         CROSS JOIN LATERAL (
             SELECT 0 AS kind, NULL::varchar AS record_id, NULL::varchar AS marketo_id,
@@ -189,7 +178,7 @@ def copy_sql(steps: QuerySet[SyncStep], sort: str, quote) -> str:
             FROM dashboard_failedrecord f
             WHERE f.step_id = s.id AND f.cycle_started_at = s.cycle_started_at
         ) AS e
-        ORDER BY {SQL_SORTS[sort]}, e.kind, e.record_id
+        ORDER BY {SORTS[sort].sql("s")}, e.kind, e.record_id
     """  # noqa: S608 - every value is bound through `quote`; names are constants
     return "COPY (" + quote(query, params) + ") TO STDOUT WITH (FORMAT csv)"
 
@@ -259,7 +248,7 @@ def copy_csv_chunks(steps: QuerySet[SyncStep], sort: str) -> Iterator[bytes]:
 
 def export_chunks(steps: QuerySet[SyncStep], sort: str) -> Iterator[str | bytes]:
     """The sync errors CSV: written by PostgreSQL itself where it runs, by
-    Python's csv module on SQLite. Both give the same bytes."""
+    Python's csv module elsewhere."""
     if connection.vendor == "postgresql":
         return copy_csv_chunks(steps, sort)
     return csv_lines(error_rows(steps))

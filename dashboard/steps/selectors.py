@@ -1,20 +1,63 @@
-"""Reads: the steps a user may see, in the order they asked for."""
+"""Reads: the steps a user may see, in the order they asked for.
+
+The sort orders are defined here once; the filter's choices, the read API's
+cursor, the export's SQL and the OpenAPI description all read SORTS.
+"""
+
+from dataclasses import dataclass
 
 from django.db.models import F, Q, QuerySet
 
 from dashboard.models import SyncStep
 from dashboard.storage.retention import retention_cutoff
 
+
+@dataclass(frozen=True)
+class StepSort:
+    """Steps by their start or end, then by pk, so that pages never repeat or
+    skip a row. Running steps (no end) come first in a descending order and
+    last in an ascending one; those are PostgreSQL's own defaults for DESC
+    and ASC, so one (field, id) index serves both directions."""
+
+    field: str
+    descending: bool
+
+    def ordering(self) -> tuple:
+        if self.descending:
+            return F(self.field).desc(nulls_first=True), F("id").desc()
+        return F(self.field).asc(nulls_last=True), F("id").asc()
+
+    def sql(self, alias: str) -> str:
+        """The same order as SQL over a subquery named `alias`."""
+        if self.descending:
+            return f"{alias}.{self.field} DESC NULLS FIRST, {alias}.id DESC"
+        return f"{alias}.{self.field} ASC NULLS LAST, {alias}.id ASC"
+
+    def after(self, steps: QuerySet[SyncStep], value, pk: int) -> QuerySet[SyncStep]:
+        """The steps after the one whose sort key is `value` and pk `pk`
+        (keyset paging: as fast on page 1000 as on page 1)."""
+        beyond = "lt" if self.descending else "gt"
+        same_value_later_pk = {f"id__{beyond}": pk}
+        if value is None:
+            # Only ended_at is ever null: running steps sit first (-end) or last (end).
+            after = Q(**{f"{self.field}__isnull": True}, **same_value_later_pk)
+            if self.descending:
+                after |= Q(**{f"{self.field}__isnull": False})
+            return steps.filter(after)
+        after = Q(**{f"{self.field}__{beyond}": value}) | Q(
+            **{self.field: value}, **same_value_later_pk
+        )
+        if not self.descending:
+            after |= Q(**{f"{self.field}__isnull": True})
+        return steps.filter(after)
+
+
 DEFAULT_SORT = "-start"
-# Every ordering ends in the pk, so that pages never repeat or skip a row.
-# Running steps (no end) come first for -end and last for end (SPEC 4.1);
-# those are PostgreSQL's defaults for DESC and ASC, so the (ended_at, id)
-# index serves both.
 SORTS = {
-    "-start": (F("started_at").desc(), F("id").desc()),
-    "start": (F("started_at").asc(), F("id").asc()),
-    "-end": (F("ended_at").desc(nulls_first=True), F("id").desc()),
-    "end": (F("ended_at").asc(nulls_last=True), F("id").asc()),
+    "-start": StepSort("started_at", descending=True),
+    "start": StepSort("started_at", descending=False),
+    "-end": StepSort("ended_at", descending=True),
+    "end": StepSort("ended_at", descending=False),
 }
 
 
@@ -23,23 +66,5 @@ def visible_steps() -> QuerySet[SyncStep]:
     return SyncStep.objects.filter(cycle_started_at__gte=retention_cutoff())
 
 
-def order_steps(queryset: QuerySet[SyncStep], sort: str | None) -> QuerySet[SyncStep]:
-    return queryset.order_by(*SORTS[sort or DEFAULT_SORT])
-
-
-def steps_after(queryset: QuerySet[SyncStep], sort: str, value, pk: int) -> QuerySet[SyncStep]:
-    """The steps after the one whose sort key is `value` and pk `pk`, in `sort`
-    order (keyset paging: as fast on page 1000 as on page 1)."""
-    descending = sort.startswith("-")
-    field = "started_at" if sort.endswith("start") else "ended_at"
-    beyond = "lt" if descending else "gt"
-    if value is None:
-        # Only ended_at is ever null: running steps sit first (-end) or last (end).
-        after = Q(ended_at__isnull=True, **{f"id__{beyond}": pk})
-        if descending:
-            after |= Q(ended_at__isnull=False)
-        return queryset.filter(after)
-    after = Q(**{f"{field}__{beyond}": value}) | Q(**{field: value, f"id__{beyond}": pk})
-    if field == "ended_at" and not descending:
-        after |= Q(ended_at__isnull=True)
-    return queryset.filter(after)
+def order_steps(steps: QuerySet[SyncStep], sort: str | None) -> QuerySet[SyncStep]:
+    return steps.order_by(*SORTS[sort or DEFAULT_SORT].ordering())

@@ -1,11 +1,8 @@
-"""The ingest API (SPEC 3.1): JSON in, JSON out, Bearer tokens only."""
+"""The ingest API (docs/reports.md), for sync engines with an ingest token, and
+the OpenAPI description of every API."""
 
-import base64
-import binascii
-import json
 import logging
 import uuid
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -17,16 +14,14 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from dashboard.choices import COUNTERS
+from dashboard.choices import ObjectType, Operation, Status
 from dashboard.ingest.reports import report_receive
 from dashboard.ingest.throttle import rate_limited
 from dashboard.ingest.tokens import token_authenticate
 from dashboard.ingest.validation import ReportInvalid
-from dashboard.models import IngestToken, ReceivedReport, SyncStep
-from dashboard.steps.filters import SyncStepFilter
-from dashboard.steps.selectors import steps_after, visible_steps
+from dashboard.models import IngestToken, ReceivedReport
+from dashboard.steps.selectors import SORTS
 from dashboard.tasks import enqueue_report_apply
-from dashboard.web.access import read_api_access_required
 from dashboard.web.http import error_response, unauthorized
 
 log = logging.getLogger(__name__)
@@ -34,10 +29,31 @@ log = logging.getLogger(__name__)
 OPENAPI_DESCRIPTION = Path(__file__).with_name("openapi.yaml")
 
 
+# The lists the description names with `x-enum-from`, from where the code keeps them.
+ENUMS = {
+    "object_types": ObjectType.values,
+    "operations": Operation.values,
+    "statuses": Status.values,
+    "step_sorts": list(SORTS),
+}
+
+
 @cache
 def openapi_description() -> dict:
     # Written as YAML to be read and commented; parsed once per process.
-    return yaml.safe_load(OPENAPI_DESCRIPTION.read_text(encoding="utf-8"))
+    return with_enums(yaml.safe_load(OPENAPI_DESCRIPTION.read_text(encoding="utf-8")))
+
+
+def with_enums(node):
+    """The description with every `x-enum-from: NAME` replaced by its `enum`."""
+    if isinstance(node, list):
+        return [with_enums(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: with_enums(value) for key, value in node.items()}
+    if "x-enum-from" in node:
+        node["enum"] = list(ENUMS[node.pop("x-enum-from")])
+    return node
 
 
 @require_GET
@@ -73,7 +89,7 @@ def sync_report_create(request):
     try:
         report = report_receive(raw=body, source="http", enqueue=enqueue_report_apply)
     except ReportInvalid as exc:
-        return JsonResponse({"errors": [error.as_dict() for error in exc.errors]}, status=400)
+        return JsonResponse(exc.as_dict(), status=400)
     except DatabaseError:
         # Not stored, so not accepted: the sender must retry, and says so to
         # its operator better with a 503 than with a traceback.
@@ -108,79 +124,3 @@ def sync_report_detail(request, report_id):
             "error": report.error,
         }
     )
-
-
-STEPS_PER_PAGE = 100
-
-
-def utc(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
-
-
-def encode_cursor(sort: str, step: SyncStep) -> str:
-    value = step.started_at if sort.endswith("start") else step.ended_at
-    raw = json.dumps([sort, value.isoformat() if value else None, step.pk])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, sort: str) -> tuple[datetime | None, int]:
-    """(sort key, pk) of the last step of the previous page; ValueError if forged."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, value, pk = json.loads(raw)
-        value = datetime.fromisoformat(value) if value is not None else None
-        if value is not None and value.tzinfo is not None:
-            value.astimezone(UTC)  # OverflowError past year 9999 in UTC
-    except (binascii.Error, ValueError, TypeError, OverflowError):
-        raise ValueError("This cursor is not one this API gave.") from None
-    if cursor_sort != sort or not isinstance(pk, int) or (value and value.tzinfo is None):
-        raise ValueError("This cursor belongs to another sort order or is damaged.")
-    return value, pk
-
-
-def step_as_json(step: SyncStep) -> dict:
-    return {
-        "cycle_id": step.cycle.external_id,
-        "step_id": step.step_id,
-        "object_type": step.object_type,
-        "object_name": step.object_name,
-        "operation": step.operation,
-        "status": step.status,
-        "started_at": utc(step.started_at),
-        "ended_at": utc(step.ended_at),
-        "counts": {name: getattr(step, f"{name}_count") for name in COUNTERS},
-        "error": (
-            {"code": step.error_code, "message": step.error_message}
-            if step.error_message is not None
-            else None
-        ),
-    }
-
-
-@require_GET
-@read_api_access_required
-def sync_step_list(request):
-    """SPEC 4.3: the page's rows as JSON, paged by an opaque cursor in `next`."""
-    filterset = SyncStepFilter(request.GET, queryset=visible_steps().select_related("cycle"))
-    if not filterset.is_valid():
-        return JsonResponse({"errors": filterset.errors_as_list()}, status=400)
-    steps = filterset.qs
-    cursor = request.GET.get("cursor")
-    if cursor:
-        try:
-            value, pk = decode_cursor(cursor, filterset.sort_order)
-        except ValueError as exc:
-            return error_response(400, str(exc), path="cursor")
-        steps = steps_after(steps, filterset.sort_order, value, pk)
-    else:
-        offset = (filterset.page_number - 1) * STEPS_PER_PAGE
-        steps = steps[offset:]
-    rows = list(steps[: STEPS_PER_PAGE + 1])
-    next_url = None
-    if len(rows) > STEPS_PER_PAGE:
-        rows = rows[:STEPS_PER_PAGE]
-        query = request.GET.copy()
-        query.pop("page", None)
-        query["cursor"] = encode_cursor(filterset.sort_order, rows[-1])
-        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-    return JsonResponse({"results": [step_as_json(step) for step in rows], "next": next_url})

@@ -53,6 +53,10 @@ class Command(BaseCommand):
                     rejected += 1
                     for error in exc.errors:
                         self.stderr.write(f"{where}: {error.path or '(report)'}: {error.message}")
+                    if exc.total > len(exc.errors):
+                        self.stderr.write(
+                            f"{where}: and {exc.total - len(exc.errors)} more problems"
+                        )
                 else:
                     accepted += 1
         self.stdout.write(f"Accepted {accepted} reports, rejected {rejected}.")
