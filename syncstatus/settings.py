@@ -37,6 +37,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 if not DEBUG:
     # Production is served over HTTPS, behind a proxy that terminates TLS and
     # says so in X-Forwarded-Proto. `manage.py check --deploy` passes as is.
+    # A plain-HTTP request to this machine itself is told what to set for a
+    # local run (dashboard/web/middleware.py), not sent to an https:// nobody serves.
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     # Health checks come from inside the network, over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
@@ -59,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.web.middleware.plain_http_explained",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
