@@ -1,4 +1,4 @@
-"""The vocabulary of SPEC section 2: codes, labels and what each operation reports.
+"""The vocabulary of docs/reports.md (Codes): codes, labels and what each operation reports.
 
 Codes are a public interface (reports, URLs, CSV): never rename one. Labels are
 what people see; French comes from the translation catalogue. The lead family

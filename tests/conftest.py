@@ -184,7 +184,7 @@ def world(ingest):
 
 
 def expected_order(rows: list[dict], sort: str = "-start") -> list[tuple[str, str]]:
-    """Ground-truth order of SPEC 4.1. Ties are broken by a unique key: the
+    """Ground-truth order of docs/dashboard.md. Ties are broken by a unique key: the
     database's pk, which follows ingestion order (cycle, then step)."""
     from dashboard.models import SyncStep
 

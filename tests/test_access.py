@@ -1,4 +1,4 @@
-"""SPEC 4.4, walked URL by URL: every pattern the project serves is listed
+"""docs/dashboard.md, walked URL by URL: every pattern the project serves is listed
 here with who may use it, so a new URL cannot ship unprotected unnoticed."""
 
 import re

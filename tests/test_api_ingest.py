@@ -1,4 +1,4 @@
-"""SPEC 3.1: POST /api/v1/sync-reports/ and GET /api/v1/sync-reports/<id>/."""
+"""docs/reports.md: POST /api/v1/sync-reports/ and GET /api/v1/sync-reports/<id>/."""
 
 import json
 import uuid

@@ -1,4 +1,4 @@
-"""SPEC 4.3: GET /api/v1/sync-steps/."""
+"""docs/dashboard.md: GET /api/v1/sync-steps/."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""SPEC 4: the Sync Status page in a real browser (Chromium driven by Playwright).
+"""docs/dashboard.md: the Sync Status page in a real browser (Chromium driven by Playwright).
 
 What a user does and checks: log in, read the rows, filter through the panel,
 sort by a header, switch to French, download the errors export, and a
@@ -174,7 +174,7 @@ def receive(*reports: dict) -> None:
 
 
 def site_time(moment: datetime) -> datetime:
-    """A moment in the site's zone: the user has chosen none (SPEC 4.5)."""
+    """A moment in the site's zone: the user has chosen none (docs/dashboard.md)."""
     return moment.astimezone(ZoneInfo(settings.TIME_ZONE))
 
 

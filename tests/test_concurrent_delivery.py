@@ -1,4 +1,4 @@
-"""Deliveries racing each other on the real database (SPEC 3.4)."""
+"""Deliveries racing each other on the real database (docs/reports.md)."""
 
 import json
 import threading

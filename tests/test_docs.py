@@ -28,3 +28,16 @@ def test_the_example_reports_are_accepted_as_the_docs_show_them(client, ingest_t
             headers={"Authorization": f"Bearer {ingest_token}"},
         )
         assert response.status_code == 202, response.content
+
+
+def test_every_test_the_docs_name_as_proof_exists():
+    root = DOCS.parent
+    named = set()
+    for path in [*DOCS.glob("*.md"), root / "README.md"]:
+        named |= set(re.findall(r"`(tests/test_\w+\.py)(?:::(\w+))?`", path.read_text()))
+    missing = []
+    for module, test in named:
+        source = root / module
+        if not source.exists() or (test and f"def {test}(" not in source.read_text()):
+            missing.append(f"{module}::{test}")
+    assert named and sorted(missing) == []

@@ -1,4 +1,4 @@
-"""SPEC 4.2: the sync errors export, to the letter."""
+"""docs/dashboard.md: the sync errors export, to the letter."""
 
 import csv
 import io

@@ -1,4 +1,4 @@
-"""SPEC 3.4: what the stored data is after reports are applied, in any order."""
+"""docs/reports.md: what the stored data is after reports are applied, in any order."""
 
 import json
 from datetime import timedelta

@@ -37,7 +37,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 # The read operations refuse every request the description does not allow
-# (SPEC 4.1: a bad parameter is never silently ignored). Not so the report:
+# (docs/dashboard.md: a bad parameter is never silently ignored). Not so the report:
 # its validation accepts every ISO 8601 form Python reads, more than the
 # RFC 3339 `date-time` it is described with, and refuses what JSON Schema
 # cannot say (an end before the start, a step id twice).

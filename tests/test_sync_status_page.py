@@ -1,4 +1,4 @@
-"""SPEC 4.1: the Sync Status page, against a ground truth built in the test."""
+"""docs/dashboard.md: the Sync Status page, against a ground truth built in the test."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo

@@ -1,4 +1,4 @@
-"""SPEC 4.5: a user in Europe/Paris filtering across the DST changes of 2026."""
+"""docs/dashboard.md: a user in Europe/Paris filtering across the DST changes of 2026."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo

@@ -1,4 +1,4 @@
-"""SPEC 3.3, one rule per test: what a sender gets told about a bad report."""
+"""docs/reports.md, one rule per test: what a sender gets told about a bad report."""
 
 import pytest
 from hypothesis import example, given, settings

@@ -1,1 +1,1 @@
-"""Ingestion (SPEC 3): validating, receiving and applying sync reports."""
+"""Ingestion (docs/reports.md): validating, receiving and applying sync reports."""

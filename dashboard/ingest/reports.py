@@ -1,9 +1,9 @@
-"""Ingestion (SPEC 3): receive a report durably, then apply it idempotently.
+"""Ingestion (docs/reports.md): receive a report durably, then apply it idempotently.
 
 Receiving validates and stores the report as sent; applying turns a stored
 report into cycles, steps and failed records. The stored state of a cycle is
 always what applying all of its reports in the order they were received gives
-(SPEC 3.4: "the report received last wins"), whatever order workers happen to
+(docs/reports.md: "the one received last wins"), whatever order workers happen to
 apply them in: a report applied after a later one makes its cycle be rebuilt
 from its reports.
 """
@@ -112,7 +112,7 @@ def report_apply(*, report_pk: int) -> str:
 
     if clean.cycle_started_at < retention_cutoff():
         # Accepted, but it would never be shown and the purge would delete it
-        # within the hour: nothing to write (SPEC 3.3).
+        # within the hour: nothing to write (docs/reports.md).
         ReceivedReport.objects.filter(pk=report_pk, status=ReceivedReport.State.ACCEPTED).update(
             status=ReceivedReport.State.APPLIED, applied_at=timezone.now(), error=None
         )
@@ -241,7 +241,7 @@ def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
         update_fields=STEP_UPDATE_FIELDS,
     )
 
-    # A failure named again replaces the stored one whole (SPEC 3.4).
+    # A failure named again replaces the stored one whole (docs/reports.md).
     per_step = [(row.pk, step.failures) for row, step in zip(rows, clean.steps, strict=True)]
     count = sum(len(failures) for _, failures in per_step)
     if connection.vendor == "postgresql" and count >= COPY_THRESHOLD:

@@ -3,7 +3,7 @@
 Used for the ingest rate limit (per token) and login throttling (per username
 and address). Redis in production, so that every web process sees the same
 counts. When the cache cannot be reached the counts are skipped, not the
-requests: an outage of Redis must not stop ingestion or logins (SPEC 3.1's
+requests: an outage of Redis must not stop ingestion or logins (docs/reports.md's
 promise that accepted reports are kept matters more than the limit).
 """
 

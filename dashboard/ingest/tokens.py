@@ -1,4 +1,4 @@
-"""Bearer tokens for the APIs (SPEC 3.1): random secrets of which only a hash is kept."""
+"""Bearer tokens for the APIs (docs/reports.md): random secrets of which only a hash is kept."""
 
 import hashlib
 import secrets

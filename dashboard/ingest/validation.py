@@ -1,4 +1,4 @@
-"""Validation of sync reports (SPEC 3.3): parsed JSON in, clean report or errors out.
+"""Validation of sync reports (docs/reports.md): parsed JSON in, clean report or errors out.
 
 A pure function with no database access, so that the HTTP view, the command
 line and the Celery task all judge a report the same way, and tests can throw

@@ -1,1 +1,1 @@
-"""The Sync Status tab (SPEC 4): the steps page, its export and its read API."""
+"""The Sync Status tab (docs/dashboard.md): the steps page, its export and its read API."""

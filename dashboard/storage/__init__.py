@@ -1,1 +1,1 @@
-"""Storage over time (SPEC 5): day partitions and retention."""
+"""Storage over time (docs/architecture.md, Retention): day partitions and retention."""

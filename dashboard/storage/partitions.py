@@ -1,4 +1,4 @@
-"""Day partitions of steps and failed records on PostgreSQL (SPEC 5).
+"""Day partitions of steps and failed records on PostgreSQL (docs/architecture.md, Retention).
 
 Both tables are partitioned by their cycle's start, one partition per UTC
 day, so that the purge detaches and drops whole expired days: its cost does

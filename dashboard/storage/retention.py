@@ -1,4 +1,4 @@
-"""Retention (SPEC 5): only the last SYNC_STATUS_RETENTION_DAYS days are kept."""
+"""Retention: only the last SYNC_STATUS_RETENTION_DAYS days are kept (docs/architecture.md)."""
 
 import logging
 from dataclasses import dataclass

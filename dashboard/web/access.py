@@ -1,4 +1,4 @@
-"""Who may see what (SPEC 4.4)."""
+"""Who may see what (docs/dashboard.md)."""
 
 from functools import wraps
 

@@ -12,7 +12,7 @@ SESSION_KEY = "time_zone"
 
 
 def user_time_zone(get_response):
-    """Show and read every time in the user's own time zone (SPEC 4.5).
+    """Show and read every time in the user's own time zone (docs/dashboard.md).
 
     The zone is kept in the session, so that it costs a query once per login
     rather than once per request.
