@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",
     "django_filters",
     "django_tables2",
     "dashboard",
@@ -91,6 +92,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Widgets render with the project's templates (templates/dashboard/widgets/).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 WSGI_APPLICATION = "syncstatus.wsgi.application"
 

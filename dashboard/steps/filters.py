@@ -6,7 +6,12 @@ from django.utils.translation import gettext_lazy as _
 
 from dashboard.choices import ObjectType, Operation, Status, object_type_label
 from dashboard.steps.selectors import DEFAULT_SORT, SORTS, order_steps
-from dashboard.web.filtering import DashboardFilterSet, LocalDateTimeFilter, PageFilter
+from dashboard.web.filtering import (
+    Checkboxes,
+    DashboardFilterSet,
+    LocalDateTimeFilter,
+    PageFilter,
+)
 
 
 def object_type_choices():
@@ -18,7 +23,7 @@ def codes_filter(choices, label) -> django_filters.MultipleChoiceFilter:
     # distinct=False: django-filter adds DISTINCT for multiple choices, which
     # made PostgreSQL sort every matching row before the LIMIT (docs/performance.md).
     return django_filters.MultipleChoiceFilter(
-        choices=choices, label=label, widget=forms.CheckboxSelectMultiple, distinct=False
+        choices=choices, label=label, widget=Checkboxes, distinct=False
     )
 
 

@@ -23,6 +23,14 @@ DATETIME_PATTERN = re.compile(
 )
 
 
+class Checkboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes written in one template loop: Django's own includes two
+    templates a box, and the Sync Status panel's 31 boxes then cost about as
+    much as its 50 rows (manage.py bench: 14.9 ms a page against 8.5 ms)."""
+
+    template_name = "dashboard/widgets/checkboxes.html"
+
+
 class LocalDateTimeInput(forms.DateTimeInput):
     input_type = "datetime-local"
 
