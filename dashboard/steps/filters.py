@@ -19,6 +19,12 @@ def object_type_choices():
     return [(code, object_type_label(code)) for code in ObjectType.values]
 
 
+def labelled(choices):
+    """Choices as a callable giving labels in the current language: a form
+    deep-copies its fields, and lazy labels made that a millisecond a page."""
+    return lambda: [(code, str(label)) for code, label in choices.choices]
+
+
 def codes_filter(choices, label) -> django_filters.MultipleChoiceFilter:
     # distinct=False: django-filter adds DISTINCT for multiple choices, which
     # made PostgreSQL sort every matching row before the LIMIT (docs/performance.md).
@@ -33,8 +39,8 @@ class SyncStepFilter(DashboardFilterSet):
         field_name="started_at", lookup_expr="lt", label=_("Started before")
     )
     object_type = codes_filter(object_type_choices, _("Object"))
-    operation = codes_filter(Operation.choices, _("Operation"))
-    status = codes_filter(Status.choices, _("Status"))
+    operation = codes_filter(labelled(Operation), _("Operation"))
+    status = codes_filter(labelled(Status), _("Status"))
     sort = django_filters.ChoiceFilter(
         choices=[(key, key) for key in SORTS],
         method="keep",
