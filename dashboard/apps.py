@@ -20,6 +20,15 @@ def ensure_admins_group(sender, using="default", **kwargs):
     group.permissions.add(permission)
 
 
+def ensure_retention_mark_after_migrate(sender, using="default", **kwargs):
+    from django.db import connections
+
+    from dashboard.syncerrors.rollups import ensure_retention_mark
+
+    with connections[using].cursor() as cursor:
+        ensure_retention_mark(cursor)
+
+
 def ensure_partitions_after_migrate(sender, using="default", **kwargs):
     from dashboard.storage.partitions import ensure_upcoming_partitions
 
@@ -36,3 +45,4 @@ class DashboardConfig(AppConfig):
 
         post_migrate.connect(ensure_admins_group, sender=self)
         post_migrate.connect(ensure_partitions_after_migrate, sender=self)
+        post_migrate.connect(ensure_retention_mark_after_migrate, sender=self)

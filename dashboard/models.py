@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from dashboard.choices import ObjectType, Operation, Status
 
@@ -40,9 +41,10 @@ class SyncStep(models.Model):
     deleted_count = models.BigIntegerField(null=True, blank=True)
     failed_count = models.BigIntegerField(null=True, blank=True)
     skipped_count = models.BigIntegerField(null=True, blank=True)
-    # The job-level error of a step that failed as a whole.
+    # The job-level error of a step that failed as a whole, and its error group.
     error_code = models.CharField(max_length=MAX_ID_LENGTH, null=True, blank=True)
     error_message = models.TextField(null=True, blank=True)
+    error_group_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         permissions = [("view_sync_status", "Can view the sync status dashboard")]
@@ -92,12 +94,27 @@ class FailedRecord(models.Model):
     error_code = models.CharField(max_length=MAX_ID_LENGTH, null=True, blank=True)
     field = models.CharField(max_length=MAX_ID_LENGTH, null=True, blank=True)
     message = models.TextField()
+    # Its error group (dashboard/syncerrors/signatures.py), and its step's
+    # start, by which a group and a record list their failures.
+    group_id = models.BigIntegerField()
+    step_started_at = models.DateTimeField()
 
     class Meta:
         constraints = [
             # Also the export's order within a step: records by record_id.
             models.UniqueConstraint(
                 fields=["step", "record_id", "cycle_started_at"], name="failure_unique_in_step"
+            ),
+        ]
+        indexes = [
+            # A group's page: most recent step first, then by record.
+            models.Index(
+                fields=["group_id", "-step_started_at", "-step", "record_id"], name="failure_group"
+            ),
+            # A record's timeline, and the search by Marketo id.
+            models.Index(fields=["record_id", "-step_started_at", "-step"], name="failure_record"),
+            models.Index(
+                fields=["marketo_id"], name="failure_marketo", condition=Q(marketo_id__isnull=False)
             ),
         ]
 
@@ -163,3 +180,130 @@ class UserPreference(models.Model):
 
     def __str__(self):
         return f"{self.user} ({self.time_zone or 'site time zone'})"
+
+
+# --- Error groups: rollups kept current as reports are applied --------------
+
+
+class ErrorGroup(models.Model):
+    """Every failure (and job-level error) of one signature, in the retention
+    window. The counts are kept by dashboard/syncerrors/rollups.py in the
+    transaction that writes the failures, and by the purge."""
+
+    class Level(models.TextChoices):
+        RECORD = "record", _("Record")
+        JOB = "job", _("Job")
+
+    # Derived from the signature alone (Signature.group_id), so a link to a
+    # group keeps working while it has failures.
+    id = models.BigIntegerField(primary_key=True)
+    object_type = models.CharField(max_length=32, choices=ObjectType.choices)
+    object_name = models.CharField(max_length=MAX_ID_LENGTH, blank=True)
+    operation = models.CharField(max_length=32, choices=Operation.choices)
+    error_code = models.CharField(max_length=MAX_ID_LENGTH, blank=True)
+    field = models.CharField(max_length=MAX_ID_LENGTH, blank=True)
+    level = models.CharField(max_length=8, choices=Level.choices)
+    template = models.TextField()
+    # A real message of the group, shown on hover.
+    sample_message = models.TextField()
+    failures = models.BigIntegerField(default=0)
+    # Distinct record_ids; for job-level groups, steps.
+    records = models.BigIntegerField(default=0)
+    # The starts of the earliest and latest steps with a failure of the group.
+    first_seen = models.DateTimeField(null=True)
+    last_seen = models.DateTimeField(null=True)
+
+    def __str__(self):
+        return f"{self.error_code or '-'}: {self.template[:60]}"
+
+
+class ErrorGroupBucket(models.Model):
+    """A group's failures by the 4-hour bucket (UTC) of their step's start: its trend."""
+
+    group = models.ForeignKey(
+        ErrorGroup, on_delete=models.DO_NOTHING, related_name="buckets", db_constraint=False
+    )
+    bucket = models.DateTimeField()
+    failures = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "bucket"], name="bucket_unique")]
+
+    def __str__(self):
+        return f"{self.group_id} {self.bucket:%Y-%m-%d %H:%M}: {self.failures}"
+
+
+class ErrorGroupStep(models.Model):
+    """A step's share of a group: what the purge takes out of the group when
+    the step expires, and where the group's first and last seen come from."""
+
+    group_id = models.BigIntegerField()
+    step = models.ForeignKey(
+        SyncStep, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    cycle_started_at = models.DateTimeField(db_index=True)
+    step_started_at = models.DateTimeField()
+    # The 4-hour bucket of step_started_at (rollups.bucket_of).
+    bucket = models.DateTimeField()
+    failures = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step", "group_id", "cycle_started_at"], name="group_step_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["group_id", "step_started_at"], name="group_step_seen")]
+
+    def __str__(self):
+        return f"{self.group_id} in step {self.step_id}: {self.failures}"
+
+
+class ErrorGroupRecord(models.Model):
+    """A record that failed in a group, and the start of the latest cycle in
+    which it did: a group's distinct records, counted without a scan."""
+
+    group_id = models.BigIntegerField()
+    record_id = models.CharField(max_length=MAX_ID_LENGTH)
+    last_cycle_started_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group_id", "record_id"], name="group_record_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.group_id}: {self.record_id}"
+
+
+class StepStream(models.Model):
+    """The steps of one object type, object name and operation: the start of
+    the latest one with a final status, which decides whether a group or a
+    record is still failing."""
+
+    object_type = models.CharField(max_length=32, choices=ObjectType.choices)
+    object_name = models.CharField(max_length=MAX_ID_LENGTH, blank=True)
+    operation = models.CharField(max_length=32, choices=Operation.choices)
+    latest_final_started_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["object_type", "object_name", "operation"], name="stream_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.object_type} {self.object_name} {self.operation}".replace("  ", " ")
+
+
+class RetentionMark(models.Model):
+    """One row: the cutoff up to which the purge has taken expired failures
+    out of the groups, so that a purge interrupted or run twice takes nothing
+    out twice, and a report applied at the edge of the window adds nothing
+    the purge has already taken out."""
+
+    groups_expired_before = models.DateTimeField()
+
+    def __str__(self):
+        return f"groups expired before {self.groups_expired_before.isoformat()}"

@@ -10,6 +10,7 @@ from django.utils import timezone
 from dashboard.ingest import reports as ingest
 from dashboard.models import ReceivedReport
 from dashboard.storage import retention
+from dashboard.syncerrors import rollups
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +68,10 @@ def sweep_pending_reports(limit: int = 1000) -> int:
 @shared_task
 def purge_expired() -> str:
     return retention.purge_expired().summary()
+
+
+@shared_task
+def expire_error_groups() -> int:
+    """Every minute: take out of the error groups what has just left the
+    window, so that their counts follow it closely between hourly purges."""
+    return rollups.rollups_expire(cutoff=retention.retention_cutoff())

@@ -204,6 +204,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dashboard.tasks.sweep_pending_reports",
         "schedule": float(SYNC_STATUS_SWEEP_SECONDS),
     },
+    "expire-error-groups": {"task": "dashboard.tasks.expire_error_groups", "schedule": 60.0},
 }
 
 # --- Cache ------------------------------------------------------------------

@@ -87,3 +87,42 @@ def test_it_merges_concurrent_chunks_of_one_step():
     assert raised == []
     assert FailedRecord.objects.count() == 400
     assert SyncStep.objects.count() == 21
+
+
+def test_workers_applying_cycles_that_hit_the_same_groups_count_every_failure_once():
+    from dashboard.models import ErrorGroup, ErrorGroupRecord
+
+    def report(n):
+        # Every cycle fails on the same two rules, for records shared between cycles.
+        too_long = [
+            {"record_id": f"00Q{r:05}", "message": f"Value 'x{n}' too long (max {r})",
+             "error_code": "STRING_TOO_LONG"}
+            for r in range(n, n + 300)
+        ]  # fmt: skip
+        required = [
+            {"record_id": f"00Q{r:05}", "message": "Postal code is required"} for r in range(50)
+        ]
+        steps = [make_step("bulk", status="incomplete", failures=too_long),
+                 make_step("small", status="incomplete", failures=required)]  # fmt: skip
+        return json.dumps(make_report(*steps, cycle_id=f"c{n}"))
+
+    raws = [report(n * 100) for n in range(WORKERS)]
+    received = [
+        ReceivedReport.objects.create(cycle_external_id=f"c{n * 100}", payload=raw, source="t")
+        for n, raw in enumerate(raws)
+    ]
+    # Each worker applies its cycle's report, and every other one a second time.
+    jobs = [lambda r=r: report_apply(report_pk=r.pk) for r in received]
+    jobs += [lambda r=r: report_apply(report_pk=r.pk) for r in received[::2]]
+    raised = race(*jobs)
+
+    assert raised == []
+    groups = dict(ErrorGroup.objects.values_list("template", "failures"))
+    assert groups == {
+        "Value <value> too long (max <n>)": 300 * WORKERS,
+        "Postal code is required": 50 * WORKERS,
+    }
+    records = dict(ErrorGroup.objects.values_list("template", "records"))
+    distinct = len({r for n in range(WORKERS) for r in range(n * 100, n * 100 + 300)})
+    assert records == {"Value <value> too long (max <n>)": distinct, "Postal code is required": 50}
+    assert ErrorGroupRecord.objects.count() == distinct + 50

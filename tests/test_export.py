@@ -224,6 +224,8 @@ def test_its_memory_stays_flat_on_a_large_export(admin_client, ingest):
                 cycle_started_at=step.cycle_started_at,
                 record_id=f"00Q{n:08}",
                 message="Postal code is required " * 4,
+                group_id=1,
+                step_started_at=step.started_at,
             )
             for step in steps
             for n in range(rows_per_step)

@@ -7,6 +7,7 @@ each room without the ones built on it.
 """
 
 import ast
+import os
 import re
 from pathlib import Path
 
@@ -19,20 +20,28 @@ TEXT_SUFFIXES = {".py", ".md", ".toml", ".yml", ".yaml", ".txt", ".html", ".cfg"
 LAYERS = [
     ["dashboard.choices", "dashboard.times"],
     ["dashboard.models"],
-    ["dashboard.ingest", "dashboard.storage"],
+    [
+        "dashboard.ingest",
+        "dashboard.storage",
+        # The sync errors' services: grouping failures and keeping the groups.
+        "dashboard.syncerrors.signatures",
+        "dashboard.syncerrors.rollups",
+        "dashboard.syncerrors.grouping",
+        "dashboard.syncerrors.selectors",
+    ],
     ["dashboard.tasks"],
-    ["dashboard.steps", "dashboard.web"],
+    ["dashboard.steps", "dashboard.syncerrors", "dashboard.web"],
     ["dashboard.admin", "dashboard.urls", "dashboard.management", "dashboard.apps"],
 ]
 
 
 def project_files():
-    for path in ROOT.rglob("*"):
-        relative = path.relative_to(ROOT)
-        if SKIPPED_DIRS & set(relative.parts) or "__pycache__" in relative.parts:
-            continue
-        if path.is_file() and (path.suffix in TEXT_SUFFIXES or path.name == "Makefile"):
-            yield path
+    for folder, folders, files in os.walk(ROOT):
+        folders[:] = [name for name in folders if name not in SKIPPED_DIRS | {"__pycache__"}]
+        for name in files:
+            path = Path(folder) / name
+            if path.suffix in TEXT_SUFFIXES and not name.startswith(("db.sqlite3", ".test-db")):
+                yield path
 
 
 def python_modules(*packages: str):

@@ -8,19 +8,17 @@ apply them in: a report applied after a later one makes its cycle be rebuilt
 from its reports.
 """
 
-import io
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
-from itertools import chain
+from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
+from dashboard.ingest.failures import StepFailures, failures_write, stored_groups
 from dashboard.ingest.validation import (
-    CleanFailure,
     CleanReport,
     CleanStep,
     ReportInvalid,
@@ -31,18 +29,17 @@ from dashboard.ingest.validation import (
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
 from dashboard.storage.partitions import ensure_partition_for
 from dashboard.storage.retention import retention_cutoff
+from dashboard.syncerrors import grouping, rollups
+from dashboard.syncerrors.rollups import Changes
 
 log = logging.getLogger(__name__)
 
 # Rows per INSERT: well under SQLite's limit on bound variables.
 BATCH_SIZE = 1000
-# From this many failed records in a report, PostgreSQL takes them by COPY.
-COPY_THRESHOLD = 200
-FAILURE_COLUMNS = ("step_id", "cycle_started_at", "record_id", "marketo_id", "error_code", "field",
-                   "message")  # fmt: skip
 # How far ahead of our clock a cycle may start (senders' clocks drift).
 FUTURE_TOLERANCE = timedelta(days=1)
 STEP_UPDATE_FIELDS = [
+    "error_group_id",
     "cycle_started_at",
     "object_type",
     "object_name",
@@ -131,7 +128,10 @@ def report_apply(*, report_pk: int) -> str:
             status=ReceivedReport.State.APPLIED,
             pk__gt=report.pk,
         ).exists()
-        if later_applied:
+        # A cycle re-dated by this report is rebuilt too: its rows move to
+        # another day, and its records' latest cycle may move either way.
+        redated = cycle.started_at != clean.cycle_started_at and cycle.steps.exists()
+        if later_applied or redated:
             _rebuild_cycle(cycle, including=report)
             outcome = "rebuilt"
         else:
@@ -192,7 +192,10 @@ def _lock_cycle(clean: CleanReport) -> SyncCycle:
 
 
 def _rebuild_cycle(cycle: SyncCycle, including: ReceivedReport) -> None:
-    """Replay every applied report of the cycle, plus `including`, in receipt order."""
+    """Replay every applied report of the cycle, plus `including`, in receipt
+    order; the error groups lose what the cycle had and gain what it has."""
+    changes = Changes()
+    old_pairs = grouping.cycle_changes(changes, cycle.pk, cycle.started_at, sign=-1)
     steps = SyncStep.objects.filter(cycle=cycle)
     FailedRecord.objects.filter(step__in=steps.values("pk")).delete()
     steps.delete()
@@ -201,10 +204,17 @@ def _rebuild_cycle(cycle: SyncCycle, including: ReceivedReport) -> None:
         Q(status=ReceivedReport.State.APPLIED) | Q(pk=including.pk)
     )
     for report in reports.order_by("pk").iterator():
-        _apply_to_cycle(cycle, validate_report(parse_report_json(report.payload)))
+        _apply_to_cycle(cycle, validate_report(parse_report_json(report.payload)), group=False)
+    grouping.cycle_changes(changes, cycle.pk, cycle.started_at, sign=+1)
+    # Their latest cycle may have moved either way: read it again.
+    changes.pairs_left |= old_pairs
+    if cycle.started_at >= rollups.retention_mark():
+        rollups.rollups_write(changes, cycle.started_at)
 
 
-def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
+def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport, group: bool = True) -> None:
+    """Apply one report on top of its cycle. With `group`, the error groups are
+    kept in step (a rebuild groups the whole cycle once, at its end)."""
     started_changed = cycle.started_at != clean.cycle_started_at
     cycle.started_at = clean.cycle_started_at
     if clean.cycle_ended_at is not None:
@@ -212,8 +222,8 @@ def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
     cycle.save(update_fields=["started_at", "ended_at"])
     ensure_partition_for(cycle.started_at)
     if started_changed:
-        # Rare (an engine re-dating its cycle), and on PostgreSQL it moves the
-        # rows to the partition of their new day.
+        # Rare (an engine re-dating its cycle; report_apply rebuilds such a
+        # cycle), and on PostgreSQL it moves the rows to their new day.
         steps = SyncStep.objects.filter(cycle=cycle)
         FailedRecord.objects.filter(step__in=steps.values("pk")).update(
             cycle_started_at=cycle.started_at
@@ -228,11 +238,14 @@ def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
         for chunk in _chunks([step.step_id for step in clean.steps], BATCH_SIZE):
             for step in SyncStep.objects.filter(cycle=cycle, step_id__in=chunk):
                 stored[step.step_id] = step
+    before = {step_id: grouping.StepBefore.of(step) for step_id, step in stored.items()}
     rows = [merge_step(stored.get(step.step_id), step, cycle) for step in clean.steps]
     for row in rows:
         # One upsert statement for new and stored steps alike; it returns
         # every row's pk, which the failed records need.
         row.pk = None
+        signature = grouping.job_signature(row)
+        row.error_group_id = signature.group_id if signature else None
     SyncStep.objects.bulk_create(
         rows,
         batch_size=BATCH_SIZE,
@@ -241,117 +254,29 @@ def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport) -> None:
         update_fields=STEP_UPDATE_FIELDS,
     )
 
-    # A failure named again replaces the stored one whole (docs/reports.md).
-    per_step = [(row.pk, step.failures) for row, step in zip(rows, clean.steps, strict=True)]
-    count = sum(len(failures) for _, failures in per_step)
-    if connection.vendor == "postgresql" and count >= COPY_THRESHOLD:
-        _copy_upsert_failures(per_step, cycle.started_at)
-    elif count:
-        FailedRecord.objects.bulk_create(
-            [
-                FailedRecord(
-                    step_id=step_pk,
-                    cycle_started_at=cycle.started_at,
-                    record_id=failure.record_id,
-                    marketo_id=failure.marketo_id,
-                    error_code=failure.error_code,
-                    field=failure.field,
-                    message=failure.message,
-                )
-                for step_pk, failures in per_step
-                for failure in failures
-            ],
-            batch_size=BATCH_SIZE,
-            update_conflicts=True,
-            unique_fields=["step", "record_id", "cycle_started_at"],
-            update_fields=["marketo_id", "error_code", "field", "message"],
+    written, batches = [], []
+    for row, step in zip(rows, clean.steps, strict=True):
+        signatures = grouping.failure_signatures(row, step.failures)
+        batch = StepFailures(
+            row.pk, row.started_at, step.failures, [s.group_id for s in signatures]
         )
-
-
-def _copy_text(value) -> str:
-    """A value in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if not isinstance(value, str):
-        return str(value)
-    # Most values need no escaping; four scans in C are cheaper than replacing.
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return (
-            value.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return value
-
-
-def _copy_lines(per_step: list[tuple[int, tuple[CleanFailure, ...]]], started) -> str:
-    """Failed records as lines of COPY text, in the order of FAILURE_COLUMNS."""
-    records = chain.from_iterable(failures for _, failures in per_step)
-    # Through filter and chain, the loop over every value runs in C.
-    texts = "".join(filter(None, chain.from_iterable(records)))
-    escape = any(char in texts for char in "\\\t\n\r")
-    null = "\\N"
-    lines = []
-    for step_pk, failures in per_step:
-        prefix = f"{step_pk}\t{started}\t"
-        if escape:
-            lines += [
-                prefix
-                + "\t".join(map(_copy_text, (f.record_id, f.marketo_id, f.error_code, f.field)))
-                + f"\t{_copy_text(f.message)}\n"
-                for f in failures
-            ]
-        else:
-            # Nothing to escape in the whole report, the usual case: one
-            # f-string a record instead of a conversion a value.
-            lines += [
-                f"{prefix}{record_id}\t{null if marketo_id is None else marketo_id}\t"
-                f"{null if code is None else code}\t{null if field is None else field}\t"
-                f"{message}\n"
-                for record_id, message, marketo_id, code, field in failures
-            ]
-    return "".join(lines)
-
-
-def _copy_upsert_failures(
-    per_step: list[tuple[int, tuple[CleanFailure, ...]]], started: datetime
-) -> None:
-    """Many failed records at once: COPY into a session table, then one upsert.
-
-    Measured at about five times the rows/s of bulk_create for large reports
-    (`manage.py bench`): no model instances, no parameters to bind.
-    """
-    buffer = io.StringIO(_copy_lines(per_step, started))
-    columns = ", ".join(FAILURE_COLUMNS)
-    step_ids = sorted(step_pk for step_pk, failures in per_step if failures)
-    with connection.cursor() as cursor:
-        # A first delivery (the usual case) has nothing to replace: straight
-        # in. The cycle's lock keeps every other writer off these steps.
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM dashboard_failedrecord "
-            "WHERE step_id = ANY(%s) AND cycle_started_at = %s)",
-            [step_ids, started],
-        )
-        if not cursor.fetchone()[0]:
-            cursor.copy_expert(f"COPY dashboard_failedrecord ({columns}) FROM STDIN", buffer)
-            return
-        # Kept for the connection's life; emptied by every use.
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS incoming_failures (step_id bigint, "
-            "cycle_started_at timestamptz, record_id varchar(255), marketo_id varchar(255), "
-            "error_code varchar(255), field varchar(255), message text)"
-        )
-        cursor.execute("TRUNCATE incoming_failures")
-        cursor.copy_expert(f"COPY incoming_failures ({columns}) FROM STDIN", buffer)
-        upsert = (
-            f"INSERT INTO dashboard_failedrecord ({columns}) "  # noqa: S608 - constant names
-            f"SELECT {columns} FROM incoming_failures "
-            "ON CONFLICT (step_id, record_id, cycle_started_at) DO UPDATE SET "
-            "marketo_id = EXCLUDED.marketo_id, error_code = EXCLUDED.error_code, "
-            "field = EXCLUDED.field, message = EXCLUDED.message"
-        )
-        cursor.execute(upsert)
+        written.append((row, before.get(row.step_id), signatures, batch))
+        batches.append(batch)
+    # What the failures named again and the steps regrouped were, before they change.
+    replaced = stored_groups(
+        (row.pk, failure.record_id)
+        for row, step_before, _, batch in written
+        if step_before is not None and not grouping.regrouped(row, step_before)
+        for failure in batch.failures
+    ) if stored else {}  # fmt: skip
+    before_regroup = grouping.step_failures(
+        row.pk for row, step_before, _, _ in written if grouping.regrouped(row, step_before)
+    )
+    failures_write(batches, cycle.started_at)
+    if group and cycle.started_at >= rollups.retention_mark():
+        changes = Changes()
+        grouping.report_changes(changes, cycle.started_at, written, replaced, before_regroup)
+        rollups.rollups_write(changes, cycle.started_at)
 
 
 def merge_step(stored: SyncStep | None, incoming: CleanStep, cycle: SyncCycle) -> SyncStep:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
 from dashboard.storage import partitions
+from dashboard.syncerrors.rollups import rollups_expire
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def purge_expired(*, now: datetime | None = None) -> PurgeResult:
     """Delete cycles (with their steps and failed records) and received reports
     older than the retention window, whatever their state."""
     cutoff = retention_cutoff(now)
+    # The error groups first: they are counted from what is about to go.
+    rollups_expire(cutoff=cutoff)
     # PostgreSQL: whole expired days go at once, partition by partition.
     dropped = partitions.drop_partitions_before(cutoff)
     partitions.ensure_upcoming_partitions(now)

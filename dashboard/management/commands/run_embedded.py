@@ -12,7 +12,7 @@ from dashboard.ingest.reports import report_receive
 from dashboard.ingest.simulator import SyncEngineSimulator, play_backfill, play_live
 from dashboard.models import SyncCycle
 from dashboard.storage.retention import purge_expired, retention_cutoff
-from dashboard.tasks import enqueue_report_apply, sweep_pending_reports
+from dashboard.tasks import enqueue_report_apply, expire_error_groups, sweep_pending_reports
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ class Command(BaseCommand):
             ).start()
 
         threading.Thread(target=every, args=(3600, purge_expired), daemon=True).start()
+        threading.Thread(target=every, args=(60, expire_error_groups), daemon=True).start()
         # In-process tasks rarely fail, but one that did is retried from here.
         threading.Thread(target=every, args=(60, sweep_pending_reports), daemon=True).start()
         self.stdout.write(
