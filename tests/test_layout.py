@@ -56,14 +56,17 @@ def python_modules(*packages: str):
 
 
 def imported_modules(path: Path) -> set[str]:
-    """Every module named by an import anywhere in the file, lazy ones included."""
+    """Every module named by an import anywhere in the file, lazy ones included:
+    `from package import module` names the module, not the package."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                is_module = (ROOT / full.replace(".", "/")).with_suffix(".py").exists()
+                names.add(full if is_module else node.module)
     return names
 
 
