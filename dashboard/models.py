@@ -261,16 +261,13 @@ class ErrorGroupStep(models.Model):
 
 class ErrorGroupRecord(models.Model):
     """A record that failed in a group, and the start of the latest cycle in
-    which it did: a group's distinct records, counted without a scan."""
+    which it did: a group's distinct records, counted without a scan. One
+    index only (its key): a large report writes a row here a record."""
 
+    pk = models.CompositePrimaryKey("group_id", "record_id")
     group_id = models.BigIntegerField()
     record_id = models.CharField(max_length=MAX_ID_LENGTH)
-    last_cycle_started_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["group_id", "record_id"], name="group_record_unique")
-        ]
+    last_cycle_started_at = models.DateTimeField()
 
     def __str__(self):
         return f"{self.group_id}: {self.record_id}"

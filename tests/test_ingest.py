@@ -268,10 +268,10 @@ def test_it_gives_up_on_a_report_that_always_fails_and_applies_the_others(
     settings.SYNC_STATUS_SWEEP_GRACE_SECONDS = 0
     real_apply = ingest_module._apply_to_cycle
 
-    def apply_unless_poisoned(cycle, clean):
+    def apply_unless_poisoned(cycle, clean, **options):
         if cycle.external_id == "poison":
             raise RuntimeError("engine sent something we cannot apply")
-        real_apply(cycle, clean)
+        real_apply(cycle, clean, **options)
 
     monkeypatch.setattr(ingest_module, "_apply_to_cycle", apply_unless_poisoned)
     poisoned, healthy = ingest(

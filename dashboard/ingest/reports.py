@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
@@ -116,26 +116,30 @@ def report_apply(*, report_pk: int) -> str:
         return "expired"
 
     with transaction.atomic():
-        cycle = _lock_cycle(clean)
-        # Read again under the cycle's lock: another worker may have applied
-        # this very report while we waited for it.
-        # Its payload is in hand already: not megabytes a second time.
-        report = ReceivedReport.objects.defer("payload").get(pk=report_pk)
-        if report.status != ReceivedReport.State.ACCEPTED:
-            return "skipped"
-        later_applied = ReceivedReport.objects.filter(
-            cycle_external_id=clean.cycle_id,
-            status=ReceivedReport.State.APPLIED,
-            pk__gt=report.pk,
-        ).exists()
-        # A cycle re-dated by this report is rebuilt too: its rows move to
-        # another day, and its records' latest cycle may move either way.
-        redated = cycle.started_at != clean.cycle_started_at and cycle.steps.exists()
+        _commit_without_waiting_for_disk()
+        cycle, created = _lock_cycle(clean)
+        if created:
+            # Nobody had applied anything of this cycle: nothing to replay.
+            later_applied = redated = False
+        else:
+            # Read again under the cycle's lock: another worker may have
+            # applied this very report while we waited for it.
+            status, later_applied = (
+                ReceivedReport.objects.filter(pk=report_pk)
+                .annotate(later=Exists(_applied_after(clean.cycle_id)))
+                .values_list("status", "later")
+                .get()
+            )
+            if status != ReceivedReport.State.ACCEPTED:
+                return "skipped"
+            # A cycle re-dated by this report is rebuilt too: its rows move to
+            # another day, and its records' latest cycle may move either way.
+            redated = cycle.started_at != clean.cycle_started_at and cycle.steps.exists()
         if later_applied or redated:
             _rebuild_cycle(cycle, including=report)
             outcome = "rebuilt"
         else:
-            _apply_to_cycle(cycle, clean)
+            _apply_to_cycle(cycle, clean, created=created)
             outcome = "applied"
         updated = ReceivedReport.objects.filter(pk=report.pk).update(
             status=ReceivedReport.State.APPLIED, applied_at=timezone.now(), error=None
@@ -149,6 +153,18 @@ def report_apply(*, report_pk: int) -> str:
             len(clean.steps),
         )
     return outcome
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """Applying a report need not wait for its commit to reach the disk: the
+    report itself is stored durably already (at receipt), and its status
+    changes in this same transaction. If the database crashed just after this
+    commit, the report would be "accepted" again and the sweep would apply it
+    again: nothing is lost, and a large report's commit no longer waits for
+    the flush of all it wrote (measured: a fifth of its time, `make bench`)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def report_mark_failed(*, report_pk: int, error: str) -> None:
@@ -178,17 +194,39 @@ def report_record_attempt_failure(*, report_pk: int, error: str, max_attempts: i
     return report.attempts
 
 
-def _lock_cycle(clean: CleanReport) -> SyncCycle:
-    """Create the cycle if needed and hold its row lock until the transaction ends.
+def _applied_after(cycle_id: str):
+    return ReceivedReport.objects.filter(
+        cycle_external_id=cycle_id, status=ReceivedReport.State.APPLIED, pk__gt=OuterRef("pk")
+    )
+
+
+def _lock_cycle(clean: CleanReport) -> tuple[SyncCycle, bool]:
+    """The cycle, created if needed, its row locked until the transaction
+    ends; and whether this created it (a report's first: one statement).
 
     Every application to one cycle queues on this lock, so concurrent
     deliveries never race on its steps and no IntegrityError escapes.
     """
-    SyncCycle.objects.bulk_create(
-        [SyncCycle(external_id=clean.cycle_id, started_at=clean.cycle_started_at)],
-        ignore_conflicts=True,
-    )
-    return SyncCycle.objects.select_for_update().get(external_id=clean.cycle_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO dashboard_synccycle (external_id, started_at, ended_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT (external_id) DO NOTHING RETURNING id",
+            [
+                clean.cycle_id,
+                connection.ops.adapt_datetimefield_value(clean.cycle_started_at),
+                connection.ops.adapt_datetimefield_value(clean.cycle_ended_at),
+            ],
+        )
+        inserted = cursor.fetchone()
+    if inserted:
+        cycle = SyncCycle(
+            pk=inserted[0],
+            external_id=clean.cycle_id,
+            started_at=clean.cycle_started_at,
+            ended_at=clean.cycle_ended_at,
+        )
+        return cycle, True
+    return SyncCycle.objects.select_for_update().get(external_id=clean.cycle_id), False
 
 
 def _rebuild_cycle(cycle: SyncCycle, including: ReceivedReport) -> None:
@@ -212,14 +250,18 @@ def _rebuild_cycle(cycle: SyncCycle, including: ReceivedReport) -> None:
         rollups.rollups_write(changes, cycle.started_at)
 
 
-def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport, group: bool = True) -> None:
+def _apply_to_cycle(
+    cycle: SyncCycle, clean: CleanReport, group: bool = True, created: bool = False
+) -> None:
     """Apply one report on top of its cycle. With `group`, the error groups are
-    kept in step (a rebuild groups the whole cycle once, at its end)."""
+    kept in step (a rebuild groups the whole cycle once, at its end). A cycle
+    this report `created` holds what it says already, and no steps."""
     started_changed = cycle.started_at != clean.cycle_started_at
-    cycle.started_at = clean.cycle_started_at
-    if clean.cycle_ended_at is not None:
-        cycle.ended_at = clean.cycle_ended_at
-    cycle.save(update_fields=["started_at", "ended_at"])
+    if not created:
+        cycle.started_at = clean.cycle_started_at
+        if clean.cycle_ended_at is not None:
+            cycle.ended_at = clean.cycle_ended_at
+        cycle.save(update_fields=["started_at", "ended_at"])
     ensure_partition_for(cycle.started_at)
     if started_changed:
         # Rare (an engine re-dating its cycle; report_apply rebuilds such a
@@ -234,7 +276,7 @@ def _apply_to_cycle(cycle: SyncCycle, clean: CleanReport, group: bool = True) ->
 
     stored = {}
     # A cycle's first report (most reports of a backfill) has nothing to merge with.
-    if SyncStep.objects.filter(cycle=cycle).exists():
+    if not created and SyncStep.objects.filter(cycle=cycle).exists():
         for chunk in _chunks([step.step_id for step in clean.steps], BATCH_SIZE):
             for step in SyncStep.objects.filter(cycle=cycle, step_id__in=chunk):
                 stored[step.step_id] = step

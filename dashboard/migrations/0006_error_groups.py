@@ -111,16 +111,11 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="ErrorGroupRecord",
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("pk", models.CompositePrimaryKey("group_id", "record_id", blank=True, editable=False, primary_key=True, serialize=False)),
                 ("group_id", models.BigIntegerField()),
                 ("record_id", models.CharField(max_length=255)),
-                ("last_cycle_started_at", models.DateTimeField(db_index=True)),
+                ("last_cycle_started_at", models.DateTimeField()),
             ],
-            options={
-                "constraints": [
-                    models.UniqueConstraint(fields=("group_id", "record_id"), name="group_record_unique")
-                ]
-            },
         ),
         migrations.CreateModel(
             name="StepStream",

@@ -85,13 +85,21 @@ def report_changes(
                 changes, step, before, cycle_started_at, before_regroup.get(step.pk, []), batch
             )
         else:
+            joining = []
             for failure, signature in zip(batch.failures, signatures, strict=True):
                 old = replaced.get((step.pk, failure.record_id))
-                if old == signature.group_id:
-                    continue
-                if old is not None:
+                if old is None:
+                    joining.append((signature, failure))
+                elif old != signature.group_id:  # named again, with another signature
                     changes.remove(old, now, failure.record_id)
-                changes.add(signature, failure.message, now, failure.record_id)
+                    changes.add(signature, failure.message, now, failure.record_id)
+            if joining:
+                changes.add_step(
+                    [signature for signature, _ in joining],
+                    [failure.message for _, failure in joining],
+                    now,
+                    [failure.record_id for _, failure in joining],
+                )
         _job_error(changes, step, before, cycle_started_at)
         _stream(changes, step, before)
 

@@ -71,6 +71,25 @@ class Changes:
             self.pairs_added.add((group, record_id))
             self.pairs_left.discard((group, record_id))
 
+    def add_step(self, signatures: list, messages: list[str], step: tuple, record_ids: list[str]):
+        """Failures of one step joining their groups, counted a group at a time:
+        a large report's first delivery is tens of thousands of them."""
+        pk, cycle_started_at, step_started_at = step
+        groups = [signature.group_id for signature in signatures]
+        bucket = bucket_of(step_started_at)
+        for group, count in Counter(groups).items():
+            self.failures[group] += count
+            self.buckets[group, bucket] += count
+            self.steps[group, pk] += count
+        self.step_times[pk] = (cycle_started_at, step_started_at)
+        for group, signature, message in zip(groups, signatures, messages, strict=True):
+            if group not in self.signatures:
+                self.signatures[group] = (signature, message)
+        pairs = set(zip(groups, record_ids, strict=True))
+        self.pairs_added |= pairs
+        if self.pairs_left:
+            self.pairs_left -= pairs
+
     def remove(self, group: int, step: tuple, record_id: str | None):
         """One failure leaves its group (moved to another, or its step regrouped)."""
         self._count(group, step, record_id, -1)
@@ -156,10 +175,20 @@ def _write_group_steps(cursor, changes: Changes) -> None:
 def _write_pairs(cursor, changes: Changes, cycle_started_at: datetime) -> Counter:
     """Records new to their group, counted; the latest cycle of the others moved on;
     records that may have left a group looked up again."""
+    pairs, cycle = sorted(changes.pairs_added), db(cycle_started_at)
+    if connection.vendor == "postgresql":
+        new_records = _add_pairs_postgresql(cursor, pairs, cycle)
+    else:
+        new_records = _add_pairs(cursor, pairs, cycle)
+    new_records.subtract(_check_pairs_again(cursor, sorted(changes.pairs_left)))
+    return new_records
+
+
+def _add_pairs(cursor, pairs: list[tuple[int, str]], cycle) -> Counter:
+    """Any database: a statement or two a chunk of pairs."""
     new_records: Counter = Counter()
-    for chunk in _chunks(sorted(changes.pairs_added)):
-        rows = [(group, record, db(cycle_started_at)) for group, record in chunk]
-        values, params = _values(rows)
+    for chunk in _chunks(pairs):
+        values, params = _values([(group, record, cycle) for group, record in chunk])
         cursor.execute(
             "INSERT INTO dashboard_errorgrouprecord (group_id, record_id, last_cycle_started_at) "
             f"VALUES {values} ON CONFLICT (group_id, record_id) DO NOTHING RETURNING group_id",
@@ -170,9 +199,40 @@ def _write_pairs(cursor, changes: Changes, cycle_started_at: datetime) -> Counte
         cursor.execute(
             "UPDATE dashboard_errorgrouprecord SET last_cycle_started_at = %s "
             f"WHERE last_cycle_started_at < %s AND (group_id, record_id) IN (VALUES {keys})",
-            [db(cycle_started_at), db(cycle_started_at), *key_params],
+            [cycle, cycle, *key_params],
         )
-    for chunk in _chunks(sorted(changes.pairs_left)):
+    return new_records
+
+
+def _add_pairs_postgresql(cursor, pairs: list[tuple[int, str]], cycle) -> Counter:
+    """PostgreSQL: every pair in one statement, as two arrays, each found by
+    its key. Rows are inserted and locked in the pairs' order, so that two
+    workers whose cycles share records wait for each other, never deadlock;
+    a row PostgreSQL has just inserted has no xmax, one it updated has."""
+    if not pairs:
+        return Counter()
+    groups, records = zip(*pairs, strict=True)
+    cursor.execute(
+        "WITH written AS (INSERT INTO dashboard_errorgrouprecord "
+        "(group_id, record_id, last_cycle_started_at) "
+        "SELECT group_id, record_id, %s FROM unnest(%s::bigint[], %s::varchar[]) "
+        "AS incoming (group_id, record_id) ORDER BY group_id, record_id "
+        "ON CONFLICT (group_id, record_id) DO UPDATE "
+        "SET last_cycle_started_at = excluded.last_cycle_started_at "
+        "WHERE dashboard_errorgrouprecord.last_cycle_started_at "
+        "< excluded.last_cycle_started_at RETURNING group_id, xmax = 0 AS new) "
+        "SELECT group_id, count(*) FROM written WHERE new GROUP BY group_id",
+        [cycle, list(groups), list(records)],
+    )
+    return Counter(dict(cursor.fetchall()))
+
+
+def _check_pairs_again(cursor, pairs: list[tuple[int, str]]) -> Counter:
+    """Pairs whose record may have left its group: their latest cycle read
+    again from the failures; those with none left deleted. Returns how many
+    records each group lost."""
+    lost: Counter = Counter()
+    for chunk in _chunks(pairs):
         keys, key_params = _values(chunk)
         records = sorted({record for _, record in chunk})
         placeholders = ", ".join(["%s"] * len(records))
@@ -199,8 +259,8 @@ def _write_pairs(cursor, changes: Changes, cycle_started_at: datetime) -> Counte
                 f"WHERE (group_id, record_id) IN (VALUES {keys}) RETURNING group_id",
                 key_params,
             )
-            new_records.subtract(group for (group,) in cursor.fetchall())
-    return new_records
+            lost.update(group for (group,) in cursor.fetchall())
+    return lost
 
 
 def _write_buckets(cursor, changes: Changes) -> None:

@@ -87,8 +87,14 @@ class Signature(NamedTuple):
         keeps working for as long as it has failures: the first 63 bits of its
         SHA-256 (a positive bigint; collisions among a few thousand groups are
         about as likely as a meteorite)."""
-        text = "\x1f".join(self)
-        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+        return _group_id(self)
+
+
+@lru_cache(maxsize=50_000)
+def _group_id(signature: tuple) -> int:
+    # Cached: a report's failures share a few signatures.
+    text = "\x1f".join(signature)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
 
 
 def failure_signature(

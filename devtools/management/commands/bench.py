@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from devtools.bench import suite
+from devtools.bench import export, ingestion, pages, purge, suite
 from devtools.bench.generate import generate
 from devtools.bench.scratch import scratch_database
 
@@ -54,15 +54,18 @@ class Command(BaseCommand):
             f"vacuumed and analysed in {seconds:.0f} s ({rows / seconds:,.0f} rows/s).",
         )
         self.say("Page...")
-        suite.measure_page(results, runs)
+        pages.measure_page(results, runs)
         self.say("Export...")
-        suite.measure_export(results, min(1_000_000, failures))
+        export.measure_export(results, min(1_000_000, failures))
         self.say("Ingestion...")
-        suite.measure_ingestion(
-            results, min(100_000, max(1_000, failures // 10)), min(20_000, max(1_000, steps // 10))
+        ingestion.measure_ingestion(
+            results,
+            failures=min(100_000, max(1_000, failures // 10)),
+            steps=min(20_000, max(1_000, steps // 10)),
+            small=min(10_000, max(200, steps // 20)),
         )
         self.say("Purge...")
-        suite.measure_purge(results, max(1, failures // 5), max(1, steps // 5))
+        purge.measure_purge(results, max(1, failures // 5), max(1, steps // 5))
 
         command = suite.rerun_command("bench", "BENCH_ARGS")
         self.stdout.write(results.table())
