@@ -126,10 +126,11 @@ def measure_export(results: Results, rows: int) -> None:
 
 
 def psql_copy_rate(query: str) -> float:
-    """The physical limit: psql running the export's own COPY query to CSV."""
+    """The physical limit: psql running the export's own COPY query to CSV,
+    with the export's own settings."""
     from django.http import QueryDict
 
-    from dashboard.steps.export import copy_sql
+    from dashboard.steps.export import EXPORT_SETTINGS, copy_sql
 
     filterset = SyncStepFilter(QueryDict(query.lstrip("?")), queryset=visible_steps())
     assert filterset.is_valid(), filterset.errors
@@ -142,8 +143,9 @@ def psql_copy_rate(query: str) -> float:
     copy = "\\copy (" + " ".join(inner.split()) + ") to stdout with csv"
     db = settings.DATABASES["default"]
     env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
+    same = EXPORT_SETTINGS.replace("LOCAL ", "")
     command = ["psql", "-X", "-q", "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
-               "-U", db["USER"], "-d", db["NAME"], "-c", copy]  # fmt: skip
+               "-U", db["USER"], "-d", db["NAME"], "-c", same, "-c", copy]  # fmt: skip
     start = time.perf_counter()
     done = subprocess.run(command, env=env, stdout=subprocess.PIPE, check=True)
     elapsed = time.perf_counter() - start
