@@ -22,7 +22,10 @@ class SyncCycle(models.Model):
 class SyncStep(models.Model):
     # DO_NOTHING: the purge deletes failed records, steps and cycles with one
     # statement each; Django's cascade would load every row into memory first.
-    cycle = models.ForeignKey(SyncCycle, on_delete=models.DO_NOTHING, related_name="steps")
+    # No index of its own: the (cycle, step_id, ...) constraint serves.
+    cycle = models.ForeignKey(
+        SyncCycle, on_delete=models.DO_NOTHING, related_name="steps", db_index=False
+    )
     step_id = models.CharField(max_length=MAX_ID_LENGTH)
     # Copied from the cycle so that the retention window is one indexed
     # condition on this table, with no join, on every page view; and, on
@@ -84,8 +87,14 @@ class FailedRecord(models.Model):
     # No database constraint: on PostgreSQL steps are partitioned, and a
     # foreign key cannot point at one. Ingestion writes a step before its
     # failures in one transaction, and the purge removes both by the same day.
+    # No index of its own: the (step, record_id, ...) constraint serves, and
+    # every index here is written by every failed record ingested.
     step = models.ForeignKey(
-        SyncStep, on_delete=models.DO_NOTHING, related_name="failures", db_constraint=False
+        SyncStep,
+        on_delete=models.DO_NOTHING,
+        related_name="failures",
+        db_constraint=False,
+        db_index=False,
     )
     # The step's cycle_started_at: the partition key here too.
     cycle_started_at = models.DateTimeField()
@@ -239,8 +248,9 @@ class ErrorGroupStep(models.Model):
 
     group_id = models.BigIntegerField()
     step = models.ForeignKey(
-        SyncStep, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
-    )
+        SyncStep, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
     cycle_started_at = models.DateTimeField(db_index=True)
     step_started_at = models.DateTimeField()
     # The 4-hour bucket of step_started_at (rollups.bucket_of).

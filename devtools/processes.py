@@ -174,7 +174,7 @@ class Processes:
         wait_for_port(port)
         return port
 
-    def worker(self, env: dict, name: str = "worker") -> None:
+    def worker(self, env: dict, name: str = "worker", concurrency: int = 2) -> None:
         self.start(
             name,
             [
@@ -185,7 +185,7 @@ class Processes:
                 "syncstatus",
                 "worker",
                 "--loglevel=INFO",
-                "--concurrency=2",
+                f"--concurrency={concurrency}",
                 f"--hostname={name}@%h",
             ],
             env,

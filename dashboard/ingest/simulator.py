@@ -32,13 +32,14 @@ ID_PREFIX = {
 }
 CUSTOM_OBJECTS = ("Invoice__c", "Subscription__c", "Product_Interest__c")
 
-# (error code, message, field) as Salesforce words them.
+# (error code, message, field) as Salesforce words them; {word} is a record's
+# own value, which the error groups gather under one template.
 RECORD_ERRORS = [
     ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Postal code is required", "PostalCode"),
     ("DUPLICATES_DETECTED", "Use one of these records?", None),
     ("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record", None),
-    ("INVALID_EMAIL_ADDRESS", "Email: invalid email address: {word}@", "Email"),
-    ("STRING_TOO_LONG", "Company: data value too large: {word} (max length=80)", "Company"),
+    ("INVALID_EMAIL_ADDRESS", "Email: invalid email address: {word}@example.con", "Email"),
+    ("STRING_TOO_LONG", "Company: data value too large: '{word}' (max length=80)", "Company"),
     ("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", "LastName"),
     ("INVALID_CROSS_REFERENCE_KEY", "Owner ID: owner cannot be inactive", "OwnerId"),
     ("ENTITY_IS_DELETED", "entity is deleted", None),

@@ -25,6 +25,29 @@ class Migration(migrations.Migration):
     dependencies = [("dashboard", "0005_partition_by_day")]
 
     operations = [
+        # Each was an index of its own that a unique constraint starting with
+        # the same column already serves; every failed record wrote both.
+        migrations.AlterField(
+            model_name="failedrecord",
+            name="step",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="failures",
+                to="dashboard.syncstep",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="syncstep",
+            name="cycle",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="steps",
+                to="dashboard.synccycle",
+            ),
+        ),
         migrations.AddField(
             model_name="syncstep",
             name="error_group_id",
@@ -93,6 +116,7 @@ class Migration(migrations.Migration):
                     "step",
                     models.ForeignKey(
                         db_constraint=False,
+                        db_index=False,
                         on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to="dashboard.syncstep",

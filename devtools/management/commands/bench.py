@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from devtools.bench import export, ingestion, pages, purge, suite
+from devtools.bench import export, http_ingest, ingestion, pages, purge, suite
 from devtools.bench.generate import generate
 from devtools.bench.scratch import scratch_database
 
@@ -64,6 +64,8 @@ class Command(BaseCommand):
             steps=min(20_000, max(1_000, steps // 10)),
             small=min(10_000, max(200, steps // 20)),
         )
+        self.say("Ingestion over HTTP...")
+        http_ingest.measure_http_ingestion(results, reports=min(10_000, max(500, steps // 20)))
         self.say("Purge...")
         purge.measure_purge(results, max(1, failures // 5), max(1, steps // 5))
 
