@@ -6,7 +6,7 @@ from django.shortcuts import render
 
 from dashboard.steps.export import export_response
 from dashboard.steps.filters import SyncStepFilter
-from dashboard.steps.selectors import visible_steps
+from dashboard.steps.selectors import visible_steps, with_step_page_facts
 from dashboard.steps.tables import SyncStepTable
 from dashboard.web.access import page_permission_required
 from dashboard.web.paging import PastTheEndPaginator
@@ -29,7 +29,7 @@ def sync_status(request):
     if not filterset.is_valid():
         # The form again, with a message next to each filter it could not read.
         return render(request, "dashboard/sync_status.html", context, status=400)
-    table = SyncStepTable(filterset.qs, order_by=filterset.sort_order)
+    table = SyncStepTable(with_step_page_facts(filterset.qs), order_by=filterset.sort_order)
     table.paginate(
         paginator_class=PastTheEndPaginator, page=filterset.page_number, per_page=ROWS_PER_PAGE
     )
