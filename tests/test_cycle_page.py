@@ -275,6 +275,24 @@ def test_it_draws_hundreds_of_steps_in_as_many_queries_as_one(
     assert 'height="6044"' in response.content.decode()
 
 
+def test_it_draws_the_first_steps_of_a_cycle_too_long_to_draw_and_says_so(
+    admin_client, ingest, monkeypatch
+):
+    from dashboard.steps import detail
+
+    monkeypatch.setattr(detail, "MAX_CYCLE_STEPS", 3)
+    start = recent(60)
+    steps = [make_step(f"s{n}", started_at=start + timedelta(seconds=n)) for n in range(5)]
+    ingest(cycle(*steps, started_at=start))
+    response = admin_client.get(cycle_url())
+    assert [bar["url"].split("/")[-2] for bar in bars(response)] == ["s0", "s1", "s2"]
+    assert len(table_cells(response)) == 3
+    assert facts(response)["Steps"] == "3+"
+    assert "This cycle has more than 3 steps: the first 3 by start are shown." in text(
+        response.content.decode()
+    )
+
+
 def test_it_says_when_no_step_has_been_reported_yet(admin_client, ingest):
     ingest(cycle(started_at=recent(5)))
     response = admin_client.get(cycle_url())
