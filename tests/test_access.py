@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import get_resolver
 
 from dashboard.ingest.tokens import token_create
+from tests.conftest import make_report, make_step
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +17,16 @@ pytestmark = pytest.mark.django_db
 PAGES = {
     "integration/salesforce/sync-status/",
     "integration/salesforce/sync-status/export.csv",
+    "integration/salesforce/cycles/<engine_id:cycle_id>/",
+    "integration/salesforce/cycles/<engine_id:cycle_id>/steps/<engine_id:step_id>/",
+    "integration/salesforce/cycles/<engine_id:cycle_id>/steps/<engine_id:step_id>/export.csv",
     "preferences/",
+}
+# Pages the step page links to, built elsewhere: until they are, they answer
+# 404 to those who may see them, and keep everyone else out like any page.
+LINK_TARGETS = {
+    "integration/salesforce/records/<path:record_id>/",
+    "integration/salesforce/sync-errors/<str:group_key>/",
 }
 READ_API = {"api/v1/sync-steps/"}
 INGEST_API = {"api/v1/sync-reports/", "api/v1/sync-reports/<str:report_id>/"}
@@ -36,8 +46,20 @@ def served_patterns() -> list[str]:
     return list(walk(get_resolver().url_patterns))
 
 
+# The engine's ids of the step that `stored_step` ingests; any other part of a
+# pattern is a fresh uuid.
+STORED = {"cycle_id": "cyc-1", "step_id": "lead.pull_updates"}
+
+
 def concrete(pattern: str) -> str:
-    return "/" + re.sub(r"<(?:\w+:)?\w+>", lambda _: str(uuid.uuid4()), pattern)
+    return "/" + re.sub(
+        r"<(?:\w+:)?(\w+)>", lambda match: STORED.get(match[1], str(uuid.uuid4())), pattern
+    )
+
+
+@pytest.fixture
+def stored_step(ingest):
+    ingest(make_report(make_step(STORED["step_id"]), cycle_id=STORED["cycle_id"]))
 
 
 @pytest.fixture
@@ -53,28 +75,38 @@ def unpermitted():
 
 
 def test_every_served_url_is_classified():
-    known = PAGES | READ_API | INGEST_API | PUBLIC | set(REDIRECTS)
+    known = PAGES | LINK_TARGETS | READ_API | INGEST_API | PUBLIC | set(REDIRECTS)
     unknown = [p for p in served_patterns() if p not in known and not p.startswith("admin/")]
     assert unknown == []
 
 
-@pytest.mark.parametrize("pattern", sorted(PAGES))
+@pytest.mark.parametrize("pattern", sorted(PAGES | LINK_TARGETS))
 def test_a_page_redirects_anonymous_users_to_login(client, pattern):
     response = client.get(concrete(pattern))
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=")
 
 
-@pytest.mark.parametrize("pattern", sorted(PAGES | READ_API))
+@pytest.mark.parametrize("pattern", sorted(PAGES | LINK_TARGETS | READ_API))
 def test_a_page_or_the_read_api_answers_403_without_the_permission(client, unpermitted, pattern):
     client.force_login(unpermitted)
     assert client.get(concrete(pattern)).status_code == 403
 
 
 @pytest.mark.parametrize("pattern", sorted(PAGES | READ_API))
-def test_a_page_or_the_read_api_serves_a_user_with_the_permission(client, permitted, pattern):
+def test_a_page_or_the_read_api_serves_a_user_with_the_permission(
+    client, permitted, stored_step, pattern
+):
     client.force_login(permitted)
     assert client.get(concrete(pattern)).status_code == 200
+
+
+@pytest.mark.parametrize("pattern", sorted(LINK_TARGETS))
+def test_a_link_target_not_built_yet_answers_404_to_a_user_with_the_permission(
+    client, permitted, pattern
+):
+    client.force_login(permitted)
+    assert client.get(concrete(pattern)).status_code == 404
 
 
 def test_a_superuser_has_the_permission(client):
@@ -89,7 +121,7 @@ def test_the_read_api_answers_401_to_anonymous_and_serves_a_read_token(client, p
     assert client.get(concrete(pattern), HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
 
 
-@pytest.mark.parametrize("pattern", sorted(PAGES))
+@pytest.mark.parametrize("pattern", sorted(PAGES | LINK_TARGETS))
 def test_a_page_does_not_take_a_token_instead_of_a_login(client, pattern):
     token = token_create(name="grafana", scope="read")
     response = client.get(concrete(pattern), HTTP_AUTHORIZATION=f"Bearer {token}")

@@ -572,3 +572,96 @@ def test_narrow_screen_scrolls_the_table_not_the_page(page, live_server, user, b
     )
     assert overflow == {"style": "auto", "wider": True, "scrolled": True, "inside": True}
     assert page.evaluate("window.scrollX") == 0
+
+
+# --- From a step to its records and its cycle (docs/dashboard.md) -------------------
+
+
+def facts(page) -> dict[str, str]:
+    """The step's or cycle's facts as they read: each term with what it says."""
+    return page.locator(".facts > div").evaluate_all(
+        """divs => Object.fromEntries(divs.map(div => [
+            div.querySelector('dt').textContent.trim(),
+            div.querySelector('dd').textContent.replace(/\\s+/g, ' ').trim(),
+        ]))"""
+    )
+
+
+def test_a_failed_count_leads_to_the_step_its_records_and_their_export(
+    page, live_server, user, truth
+):
+    log_in(page, live_server)
+    row = page.locator("table.steps tbody tr", has_text="Incomplete")
+    navigate(page, lambda: row.get_by_role("link", name="2", exact=True).click())
+
+    assert urlsplit(page.url).path == "/integration/salesforce/cycles/cyc-browser/steps/pull.lead/"
+    assert facts(page) | {"Started At": "", "Ended At": ""} == {
+        "Cycle": "cyc-browser", "Step": "pull.lead", "Object": "Lead",
+        "Operation": "Pull Updates", "Status": "Incomplete", "Started At": "", "Ended At": "",
+        "Duration": "9 min 50 s", "New": "3", "Updated": "120", "Deleted": "—", "Failed": "2",
+        "Skipped": "40",
+    }  # fmt: skip
+    assert [cells[:4] for cells in rows(page)] == [
+        ["00Q5e00000AbCdEAAZ", "1048576", "FIELD_CUSTOM_VALIDATION_EXCEPTION", "PostalCode"],
+        ["00Q5e00000AbCdFAAZ", "1048577", "INVALID_FIELD", "Website"],
+    ]
+    _, lines = read_export(page)
+    assert lines == [EXPORT_HEADER, *truth["export"]["pull.lead"]]
+
+
+def test_a_job_error_leads_to_the_step_and_on_to_its_cycle_time_line(
+    page, live_server, user, truth
+):
+    log_in(page, live_server)
+    row = page.locator("table.steps tbody tr", has_text="REQUEST_LIMIT_EXCEEDED")
+    navigate(page, lambda: row.locator("a.step-link").click())
+    expect(page.locator(".job-error")).to_contain_text("TotalRequests Limit exceeded.")
+
+    navigate(page, lambda: page.locator(".facts").get_by_role("link", name="cyc-browser").click())
+    assert urlsplit(page.url).path == "/integration/salesforce/cycles/cyc-browser/"
+    # Six bars in start order; the running step, drawn up to now, holds the cycle up.
+    lefts = page.locator(".timeline-chart rect.bar").evaluate_all(
+        "rects => rects.map(rect => rect.getBoundingClientRect().left)"
+    )
+    assert len(lefts) == 6 and lefts == sorted(lefts)
+    expect(page.locator("#timeline-summary")).to_contain_text("Opportunity · Update FKS")
+    assert [cells[0] for cells in rows(page)][:2] == [
+        "Lead · Sync Schema schema.lead", "Lead · Pull Updates pull.lead"
+    ]  # fmt: skip
+
+    navigate(page, lambda: page.locator('a.bar-link[href$="/steps/pull.lead/"]').click())
+    assert facts(page)["Step"] == "pull.lead"
+
+
+def test_ids_that_look_like_paths_reach_their_step_and_cycle(
+    page, live_server, user, transactional_db
+):
+    cycle_id, step_id = "x/..", "a/b?c#d %2F ."
+    receive(
+        make_report(
+            make_step(step_id, status="failed", error={"message": "Lost session"}),
+            make_step("..", started_at=recent(70), status="incomplete",
+                      failures=[{"record_id": "00Q1", "message": "Postal code is required"}]),
+            cycle_id=cycle_id,
+        )
+    )  # fmt: skip
+    log_in(page, live_server)
+    for text, target in [("Lost session", step_id), ("Incomplete", "..")]:
+        navigate(page, lambda: page.goto(live_server.url + PAGE + "?sort=-start"))
+        row = page.locator("table.steps tbody tr", has_text=text).first
+        navigate(page, lambda row=row: row.locator("td a").first.click())
+        assert (facts(page)["Cycle"], facts(page)["Step"]) == (cycle_id, target)
+        navigate(page, lambda: page.locator(".facts").get_by_role("link", name=cycle_id).click())
+        expect(page.locator("h1")).to_have_text(f"Cycle {cycle_id}")
+
+
+def test_the_cycle_page_fits_a_phone(page, live_server, user, truth):
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server, "/integration/salesforce/cycles/cyc-browser/")
+    expect(page.locator(".timeline-chart rect.bar")).to_have_count(6)
+    page_width = page.evaluate(
+        "Math.max(document.body.scrollWidth, document.documentElement.scrollWidth)"
+    )
+    assert page_width <= 390 + 1
+    chart = page.locator(".timeline-chart").bounding_box()
+    assert chart["x"] >= 0 and chart["x"] + chart["width"] <= 390

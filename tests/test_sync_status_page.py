@@ -298,7 +298,10 @@ def test_its_rows_show_each_cell_as_an_admin_reads_it(admin_client, ingest, sett
     ingest(
         make_report(
             make_step(
-                "plain", started_at=started, counts={"new": 1234567, "updated": 0, "failed": 3}
+                "plain",
+                started_at=started,
+                counts={"new": 1234567, "updated": 0, "failed": 3},
+                failures=[{"record_id": "00Q1", "message": "Postal code is required"}],
             ),
             make_step("running", started_at=started - timedelta(minutes=1), status="in_process"),
             make_step(
@@ -357,4 +360,29 @@ def test_its_rows_show_each_cell_as_an_admin_reads_it(admin_client, ingest, sett
             f"{failed} {error} 'single' quotes",
             *["—"] * 5,
         ],
+    ]
+    # A Failed count with failed records behind it, and the status of a step
+    # with a job-level error, lead to the step's page.
+    step_page = "/integration/salesforce/cycles/cyc-1/steps/{}/"
+    assert table_links(response) == [
+        [("3", step_page.format("plain"))],
+        [],
+        [(failed, step_page.format("custom"))],
+        [(failed, step_page.format("no%20code"))],
+    ]
+
+
+def table_links(response) -> list[list[tuple[str, str]]]:
+    """The text and target of every link of the table's body, row by row."""
+    import re
+    from html import unescape
+
+    html = response.content.decode()
+    body = html[html.index("<tbody") : html.index("</tbody>")]
+    return [
+        [
+            (unescape(re.sub(r"<[^>]+>", "", label)).strip(), unescape(href))
+            for href, label in re.findall(r'<a [^>]*href="([^"]*)"[^>]*>(.*?)</a>', row, re.S)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
     ]

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import F, Q, QuerySet
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from dashboard.models import SyncStep
@@ -259,3 +260,13 @@ def export_chunks(steps: QuerySet[SyncStep], sort: str) -> Iterator[str | bytes]
     if connection.vendor == "postgresql":
         return copy_csv_chunks(steps, sort)
     return csv_lines(error_rows(steps))
+
+
+def export_response(steps: QuerySet[SyncStep], sort: str) -> StreamingHttpResponse:
+    """The sync errors of `steps` as a download, named by when it was made."""
+    response = StreamingHttpResponse(
+        export_chunks(steps, sort), content_type="text/csv; charset=utf-8"
+    )
+    filename = f"sync-errors-{timezone.localtime():%Y-%m-%dT%H%M}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

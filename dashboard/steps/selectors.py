@@ -6,9 +6,9 @@ cursor, the export's SQL and the OpenAPI description all read SORTS.
 
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from dashboard.models import SyncStep
+from dashboard.models import FailedRecord, SyncCycle, SyncStep
 from dashboard.storage.retention import retention_cutoff
 
 
@@ -68,3 +68,37 @@ def visible_steps() -> QuerySet[SyncStep]:
 
 def order_steps(steps: QuerySet[SyncStep], sort: str | None) -> QuerySet[SyncStep]:
     return steps.order_by(*SORTS[sort or DEFAULT_SORT].ordering())
+
+
+def visible_cycles() -> QuerySet[SyncCycle]:
+    """Cycles that started within the retention window."""
+    return SyncCycle.objects.filter(started_at__gte=retention_cutoff())
+
+
+def with_step_page_facts(steps: QuerySet[SyncStep]) -> QuerySet[SyncStep]:
+    """Steps with what a link to their page needs, read in the rows' own query:
+    their cycle's external id, and whether they have stored failed records."""
+    failures = FailedRecord.objects.filter(
+        step=OuterRef("pk"), cycle_started_at=OuterRef("cycle_started_at")
+    )
+    return steps.annotate(cycle_external_id=F("cycle__external_id"), has_failures=Exists(failures))
+
+
+def step_failures(step: SyncStep) -> QuerySet[FailedRecord]:
+    """A step's failed records by record_id, unique within a step (the export's order)."""
+    return FailedRecord.objects.filter(step=step, cycle_started_at=step.cycle_started_at).order_by(
+        "record_id"
+    )
+
+
+def engine_step(cycle_id: str, step_id: str) -> QuerySet[SyncStep]:
+    """The visible step the engine names `step_id` in its cycle `cycle_id`
+    (at most one): named so, a link outlives a late report, which rebuilds
+    the cycle's steps under new primary keys."""
+    return visible_steps().filter(cycle__external_id=cycle_id, step_id=step_id)
+
+
+def cycle_steps(cycle: SyncCycle) -> QuerySet[SyncStep]:
+    """A cycle's steps in start order."""
+    steps = SyncStep.objects.filter(cycle=cycle, cycle_started_at=cycle.started_at)
+    return order_steps(steps, "start")

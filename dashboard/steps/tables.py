@@ -10,6 +10,7 @@ without rows, 9.9 ms with them, against a budget of 50 ms.
 from typing import TypedDict
 
 import django_tables2 as tables
+from django.urls import reverse
 from django.utils.formats import get_format
 from django.utils.translation import gettext_lazy as _
 
@@ -18,10 +19,17 @@ from dashboard.models import SyncStep
 from dashboard.times import local_text
 
 NOT_REPORTED = "—"
+COUNTER_LABELS = {
+    "new": _("New"),
+    "updated": _("Updated"),
+    "deleted": _("Deleted"),
+    "failed": _("Failed"),
+    "skipped": _("Skipped"),
+}
 
 
 class StepRow(TypedDict):
-    """One step as the page shows it: every text ready for the template.
+    """One step as the pages show it: every text ready for the template.
 
     A dict, not a named tuple: the template engine tries `row[name]` before
     `row.name`, and a tuple answers that with an exception, once a cell.
@@ -36,7 +44,48 @@ class StepRow(TypedDict):
     status_label: str
     error_code: str | None
     error_message: str | None
-    counts: list[str]
+    # Each counter's text, and the link it is: the step's page for a Failed
+    # count with failed records stored behind it, None otherwise.
+    counts: list[tuple[str, str | None]]
+    status_url: str | None  # the step's page, for a step with a job-level error
+
+
+class StepCells:
+    """Writes steps as the pages show them, with labels and the thousands
+    separator looked up once a page rather than once a cell."""
+
+    def __init__(self):
+        self.objects = {code: object_type_label(code) for code in ObjectType.values}
+        self.operations = {code: str(label) for code, label in Operation.choices}
+        self.statuses = {code: str(label) for code, label in Status.choices}
+        self.separator = get_format("THOUSAND_SEPARATOR")
+
+    def count(self, value: int | None) -> str:
+        return NOT_REPORTED if value is None else f"{value:,}".replace(",", self.separator)
+
+    def row(
+        self, step: SyncStep, failures_url: str | None = None, error_url: str | None = None
+    ) -> StepRow:
+        """`step`'s cells; its Failed count links to `failures_url`, its status to `error_url`."""
+        return StepRow(
+            started=local_text(step.started_at),
+            ended=local_text(step.ended_at) if step.ended_at else NOT_REPORTED,
+            object=self.objects[step.object_type],
+            object_name=step.object_name,
+            operation=self.operations[step.operation],
+            status=step.status,
+            status_label=self.statuses[step.status],
+            error_code=step.error_code,
+            error_message=step.error_message,
+            counts=[
+                (
+                    self.count(getattr(step, f"{name}_count")),
+                    failures_url if name == "failed" else None,
+                )
+                for name in COUNTERS
+            ],
+            status_url=error_url,
+        )
 
 
 class SyncStepTable(tables.Table):
@@ -47,11 +96,11 @@ class SyncStepTable(tables.Table):
     object = tables.Column(accessor="object_type", verbose_name=_("Object"))
     operation = tables.Column(verbose_name=_("Operation"))
     status = tables.Column(verbose_name=_("Status"), attrs={"th": {"class": "status"}})
-    new = tables.Column(verbose_name=_("New"), attrs={"th": {"class": "num"}})
-    updated = tables.Column(verbose_name=_("Updated"), attrs={"th": {"class": "num"}})
-    deleted = tables.Column(verbose_name=_("Deleted"), attrs={"th": {"class": "num"}})
-    failed = tables.Column(verbose_name=_("Failed"), attrs={"th": {"class": "num"}})
-    skipped = tables.Column(verbose_name=_("Skipped"), attrs={"th": {"class": "num"}})
+    new = tables.Column(verbose_name=COUNTER_LABELS["new"], attrs={"th": {"class": "num"}})
+    updated = tables.Column(verbose_name=COUNTER_LABELS["updated"], attrs={"th": {"class": "num"}})
+    deleted = tables.Column(verbose_name=COUNTER_LABELS["deleted"], attrs={"th": {"class": "num"}})
+    failed = tables.Column(verbose_name=COUNTER_LABELS["failed"], attrs={"th": {"class": "num"}})
+    skipped = tables.Column(verbose_name=COUNTER_LABELS["skipped"], attrs={"th": {"class": "num"}})
 
     class Meta:
         orderable = False
@@ -68,28 +117,22 @@ class SyncStepTable(tables.Table):
     order_end = order_start
 
     def page_rows(self) -> list[StepRow]:
-        """This page's steps, with labels, the time zone and the thousands
-        separator looked up once a page rather than once a cell."""
-        objects = {code: object_type_label(code) for code in ObjectType.values}
-        operations = {code: str(label) for code, label in Operation.choices}
-        statuses = {code: str(label) for code, label in Status.choices}
-        separator = get_format("THOUSAND_SEPARATOR")
-
-        def count(value) -> str:
-            return NOT_REPORTED if value is None else f"{value:,}".replace(",", separator)
+        """This page's steps. The Failed count of a step with failed records
+        stored, and the status of one with a job-level error, link to the
+        step's page (the rows carry selectors.with_step_page_facts)."""
+        cells = StepCells()
 
         def row(step: SyncStep) -> StepRow:
-            return StepRow(
-                started=local_text(step.started_at),
-                ended=local_text(step.ended_at) if step.ended_at else NOT_REPORTED,
-                object=objects[step.object_type],
-                object_name=step.object_name,
-                operation=operations[step.operation],
-                status=step.status,
-                status_label=statuses[step.status],
-                error_code=step.error_code,
-                error_message=step.error_message,
-                counts=[count(getattr(step, f"{name}_count")) for name in COUNTERS],
+            has_error = step.error_message is not None
+            if not (step.has_failures or has_error):
+                return cells.row(step)
+            # About 60 µs a reverse(): 3 ms for a page whose 50 rows all link,
+            # measured on the embedded data, against the page's 50 ms budget.
+            url = reverse("step", args=[step.cycle_external_id, step.step_id])
+            return cells.row(
+                step,
+                failures_url=url if step.has_failures else None,
+                error_url=url if has_error else None,
             )
 
         return [row(bound_row.record) for bound_row in self.page.object_list]

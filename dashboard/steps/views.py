@@ -1,13 +1,12 @@
 """The Sync Status page and its errors export."""
 
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 
-from dashboard.steps.export import export_chunks
+from dashboard.steps.export import export_response
 from dashboard.steps.filters import SyncStepFilter
-from dashboard.steps.selectors import visible_steps
+from dashboard.steps.selectors import visible_steps, with_step_page_facts
 from dashboard.steps.tables import SyncStepTable
 from dashboard.web.access import page_permission_required
 from dashboard.web.paging import PastTheEndPaginator
@@ -30,7 +29,7 @@ def sync_status(request):
     if not filterset.is_valid():
         # The form again, with a message next to each filter it could not read.
         return render(request, "dashboard/sync_status.html", context, status=400)
-    table = SyncStepTable(filterset.qs, order_by=filterset.sort_order)
+    table = SyncStepTable(with_step_page_facts(filterset.qs), order_by=filterset.sort_order)
     table.paginate(
         paginator_class=PastTheEndPaginator, page=filterset.page_number, per_page=ROWS_PER_PAGE
     )
@@ -46,9 +45,4 @@ def sync_errors_export(request):
         return HttpResponse(
             "\n".join(lines) + "\n", status=400, content_type="text/plain; charset=utf-8"
         )
-    response = StreamingHttpResponse(
-        export_chunks(filterset.qs, filterset.sort_order), content_type="text/csv; charset=utf-8"
-    )
-    filename = f"sync-errors-{timezone.localtime():%Y-%m-%dT%H%M}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return export_response(filterset.qs, filterset.sort_order)
