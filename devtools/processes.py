@@ -166,6 +166,8 @@ class Processes:
                 f"127.0.0.1:{port}",
                 "--workers",
                 "2",
+                "--limit-request-line",
+                "8190",
                 "--access-logfile",
                 "-",
             ],
