@@ -1,8 +1,26 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from dashboard.steps import api as steps_api
 from dashboard.steps import views as steps
+from dashboard.syncerrors import api as errors_api
+from dashboard.syncerrors import views as errors
 from dashboard.web import api, healthz, views
+
+
+class RecordIdConverter:
+    """A Salesforce record id as a report may send it: any text, slashes and
+    line breaks included (Django's `path` stops at a line break)."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(RecordIdConverter, "record_id")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +32,19 @@ urlpatterns = [
         steps.sync_errors_export,
         name="sync-status-export",
     ),
+    path("integration/salesforce/sync-errors/", errors.sync_errors, name="sync-errors"),
+    path("integration/salesforce/sync-errors/<str:key>/", errors.error_group, name="error-group"),
+    path(
+        "integration/salesforce/sync-errors/<str:key>/export.csv",
+        errors.error_group_export,
+        name="error-group-export",
+    ),
+    path("integration/salesforce/records/", errors.records, name="records"),
+    path(
+        "integration/salesforce/records/<record_id:record_id>/",
+        errors.record_timeline,
+        name="record-timeline",
+    ),
     path("api/v1/openapi.json", api.openapi, name="openapi"),
     path("api/v1/sync-reports/", api.sync_report_create, name="sync-report-create"),
     path(
@@ -22,4 +53,10 @@ urlpatterns = [
         name="sync-report-detail",
     ),
     path("api/v1/sync-steps/", steps_api.sync_step_list, name="sync-step-list"),
+    path("api/v1/error-groups/", errors_api.error_group_list, name="error-group-list"),
+    path(
+        "api/v1/records/<record_id:record_id>/failures/",
+        errors_api.record_failure_list,
+        name="record-failure-list",
+    ),
 ]

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import get_resolver
 
 from dashboard.ingest.tokens import token_create
+from dashboard.models import ErrorGroup
 
 pytestmark = pytest.mark.django_db
 
@@ -16,9 +17,18 @@ pytestmark = pytest.mark.django_db
 PAGES = {
     "integration/salesforce/sync-status/",
     "integration/salesforce/sync-status/export.csv",
+    "integration/salesforce/sync-errors/",
+    "integration/salesforce/sync-errors/<str:key>/",
+    "integration/salesforce/sync-errors/<str:key>/export.csv",
+    "integration/salesforce/records/",
+    "integration/salesforce/records/<record_id:record_id>/",
     "preferences/",
 }
-READ_API = {"api/v1/sync-steps/"}
+READ_API = {
+    "api/v1/sync-steps/",
+    "api/v1/error-groups/",
+    "api/v1/records/<record_id:record_id>/failures/",
+}
 INGEST_API = {"api/v1/sync-reports/", "api/v1/sync-reports/<str:report_id>/"}
 # The API description holds no data: clients read it before they have a token.
 PUBLIC = {"accounts/login/", "accounts/logout/", "i18n/setlang/", "healthz", "api/v1/openapi.json"}
@@ -36,8 +46,33 @@ def served_patterns() -> list[str]:
     return list(walk(get_resolver().url_patterns))
 
 
-def concrete(pattern: str) -> str:
-    return "/" + re.sub(r"<(?:\w+:)?\w+>", lambda _: str(uuid.uuid4()), pattern)
+# What a pattern needs to name something that exists, for the answers past
+# the access check to be a 200 (a record with failures, their group).
+QUERIES = {"integration/salesforce/records/": "?marketo_id=m-shared"}
+
+
+def concrete(pattern: str, examples: dict | None = None) -> str:
+    """A URL of the pattern: its parameters from `examples`, or random."""
+    examples = examples or {}
+
+    def value(match) -> str:
+        return examples.get(match[1], str(uuid.uuid4()))
+
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", value, pattern) + QUERIES.get(pattern, "")
+
+
+@pytest.fixture
+def examples(ingest) -> dict:
+    """Two records failing with one Marketo id: their record id and group."""
+    from dashboard.syncerrors.signatures import group_key
+    from tests.conftest import make_report, make_step
+
+    failures = [
+        {"record_id": record, "marketo_id": "m-shared", "message": "Postal code is required"}
+        for record in ["00Q-a", "00Q-b"]
+    ]
+    ingest(make_report(make_step(status="incomplete", failures=failures)))
+    return {"key": group_key(ErrorGroup.objects.get().id), "record_id": "00Q-a"}
 
 
 @pytest.fixture
@@ -72,9 +107,11 @@ def test_a_page_or_the_read_api_answers_403_without_the_permission(client, unper
 
 
 @pytest.mark.parametrize("pattern", sorted(PAGES | READ_API))
-def test_a_page_or_the_read_api_serves_a_user_with_the_permission(client, permitted, pattern):
+def test_a_page_or_the_read_api_serves_a_user_with_the_permission(
+    client, permitted, examples, pattern
+):
     client.force_login(permitted)
-    assert client.get(concrete(pattern)).status_code == 200
+    assert client.get(concrete(pattern, examples)).status_code == 200
 
 
 def test_a_superuser_has_the_permission(client):
@@ -83,10 +120,11 @@ def test_a_superuser_has_the_permission(client):
 
 
 @pytest.mark.parametrize("pattern", sorted(READ_API))
-def test_the_read_api_answers_401_to_anonymous_and_serves_a_read_token(client, pattern):
-    assert client.get(concrete(pattern)).status_code == 401
+def test_the_read_api_answers_401_to_anonymous_and_serves_a_read_token(client, examples, pattern):
+    url = concrete(pattern, examples)
+    assert client.get(url).status_code == 401
     token = token_create(name="grafana", scope="read")
-    assert client.get(concrete(pattern), HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
 
 
 @pytest.mark.parametrize("pattern", sorted(PAGES))
