@@ -190,6 +190,13 @@ def ingest_world(ingest) -> dict[str, dict]:
     return truth(cycles, now)
 
 
+def ingest_failures(ingest) -> list[dict]:
+    """Ingest the reports; return every failure in them."""
+    cycles = reports(datetime.now(UTC).replace(microsecond=0))
+    ingest(*cycles)
+    return all_failures(cycles)
+
+
 def table_cells(response, table_class: str = "steps") -> list[list[str]]:
     """The text of every cell of a table's body, row by row, as a reader sees it."""
     import re
@@ -208,3 +215,123 @@ def table_cells(response, table_class: str = "steps") -> list[list[str]]:
             for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
         )
     ]
+
+
+def all_failures(cycles: list[dict]) -> list[dict]:
+    """Every failure of the reports (a job-level error with no record), with
+    its step and the key of its group."""
+    found = []
+    for report in cycles:
+        for step in report["steps"]:
+            stream = (step["object_type"], step.get("object_name") or "", step["operation"])
+            common = {
+                "cycle_id": report["cycle"]["id"],
+                "step_id": step["id"],
+                "object_type": step["object_type"],
+                "object_name": step.get("object_name"),
+                "operation": step["operation"],
+                "status": step["status"],
+                "started_at": datetime.fromisoformat(step["started_at"]),
+                "ended_at": step.get("ended_at") and datetime.fromisoformat(step["ended_at"]),
+            }
+            for f in step.get("failures", []):
+                signature = failure_signature(
+                    *stream, f.get("error_code"), f.get("field"), f["message"]
+                )
+                found.append(
+                    common
+                    | {
+                        "group": group_key(signature.group_id),
+                        "record_id": f["record_id"],
+                        "marketo_id": f.get("marketo_id"),
+                        "error_code": f.get("error_code"),
+                        "field": f.get("field"),
+                        "message": f["message"],
+                    }
+                )
+            if "error" in step:
+                error = step["error"]
+                signature = job_error_signature(*stream, error.get("code"), error["message"])
+                found.append(
+                    common
+                    | {
+                        "group": group_key(signature.group_id),
+                        "record_id": None,
+                        "marketo_id": None,
+                        "error_code": error.get("code"),
+                        "field": None,
+                        "message": error["message"],
+                    }
+                )
+    return found
+
+
+def newest_first(failures: list[dict]) -> list[dict]:
+    """A group's or a record's order: most recent step first, then by record.
+    In these reports no two steps start at the same moment."""
+    by_record = sorted(failures, key=lambda f: f["record_id"] or "")
+    return sorted(by_record, key=lambda f: f["started_at"], reverse=True)
+
+
+RECORD = "00Q5e00000AbCdEAAZ"
+
+
+def ingest_record_story(ingest) -> dict[str, datetime]:
+    """One record failing in four object types and operations, each ending
+    its own way; returns the moments of the story (steps of custom objects and
+    contacts start a minute after them):
+
+    - lead pull_updates: fails at t1 and t2; a running step at t2b; succeeds
+      at t3 and t4: not failing since t3, last failure t2.
+    - contact push_updates: fails at t2, a final step without it at t4, fails
+      again in a running step at t5: still failing since a running step
+      reports it, last failure t5.
+    - custom object Quote__c: fails at t3 in the latest final step: still failing.
+    - custom object Invoice__c: fails at t1 in a running step, no final step yet:
+      still failing.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    t = {name: now - timedelta(hours=hours) for name, hours in
+         [("t1", 50), ("t2", 40), ("t2b", 35), ("t3", 30), ("t4", 20), ("t5", 10)]}  # fmt: skip
+
+    base = {"record_id": RECORD, "marketo_id": "1048576", "field": "PostalCode",
+            "error_code": "FIELD_CUSTOM_VALIDATION_EXCEPTION"}  # fmt: skip
+
+    def fails(message="Postal code is required", **fields):
+        return [base | {"message": message} | fields]
+
+    def step(step_id, at, status, minutes=0, **fields):
+        started = t[at] + timedelta(minutes=minutes)
+        if status != "in_process":
+            fields["ended_at"] = iso(started + timedelta(seconds=30))
+        return make_step(step_id, started_at=started, status=status, **fields)
+
+    contact = {"object_type": "contact", "operation": "push_updates"}
+    invoice = {"object_type": "custom_object", "object_name": "Invoice__c"}
+    quote = {"object_type": "custom_object", "object_name": "Quote__c"}
+    other = [{"record_id": "00Q-other", "message": "Postal code is required"}]
+    ingest(
+        make_report(step("lead", "t1", "incomplete", failures=fails()),
+                    step("inv", "t1", "in_process", 1, failures=fails("Bad value"), **invoice),
+                    cycle_id="c1", started_at=t["t1"]),
+        make_report(step("lead", "t2", "incomplete", failures=fails()),
+                    step("contact", "t2", "incomplete", 1, failures=fails(field="City"), **contact),
+                    cycle_id="c2", started_at=t["t2"]),
+        make_report(step("lead", "t2b", "in_process", failures=other),
+                    cycle_id="c2b", started_at=t["t2b"]),
+        make_report(step("lead", "t3", "succeeded"),
+                    step("quote", "t3", "incomplete", 1, failures=fails("Locked"), **quote),
+                    cycle_id="c3", started_at=t["t3"]),
+        make_report(step("lead", "t4", "succeeded"),
+                    step("contact", "t4", "failed", 1, error={"message": "Session expired"},
+                         **contact),
+                    cycle_id="c4", started_at=t["t4"]),
+        make_report(step("contact", "t5", "in_process", 1, failures=fails(field="City"),
+                         **contact),
+                    cycle_id="c5", started_at=t["t5"]),
+        # Another record, whose id differs only by its case.
+        make_report(step("lead", "t5", "incomplete", 2,
+                         failures=[{"record_id": RECORD.lower(), "message": "Other"}]),
+                    cycle_id="c6", started_at=t["t5"]),
+    )  # fmt: skip
+    return t

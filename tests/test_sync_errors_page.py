@@ -324,6 +324,8 @@ def test_its_tab_is_the_current_one_in_the_header(admin_client, groups):
     assert '<a href="/integration/salesforce/sync-status/">Sync Status</a>' in html
 
 
+# Transactional: on PostgreSQL the purge detaches partitions outside any transaction.
+@pytest.mark.django_db(transaction=True)
 def test_it_keeps_to_the_window_of_the_groups(admin_client, ingest, settings):
     from dashboard.storage.retention import purge_expired
 
