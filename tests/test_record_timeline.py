@@ -88,7 +88,7 @@ def test_a_record_id_is_exact_and_case_sensitive(admin_client, story):
 def test_a_record_without_failure_in_the_window_is_a_page_saying_so(admin_client, story):
     response = admin_client.get(f"{URL}00Q-never-failed/")
     assert response.status_code == 404
-    assert "No failure of the record 00Q-never-failed in the last 5 days." in (
+    assert "No failure of the record \u206800Q-never-failed\u2069 in the last 5 days." in (
         response.content.decode()
     )
 
@@ -173,8 +173,9 @@ def test_the_only_record_of_a_marketo_id_is_shown_at_once(admin_client, story):
 def test_a_marketo_id_of_no_failing_record_is_a_page_saying_so(admin_client, story):
     response = admin_client.get(f"{URL}?marketo_id=<b>7</b>")
     assert response.status_code == 404
-    assert "No record with the Marketo id &lt;b&gt;7&lt;/b&gt; failed in the last 5 days." in (
-        response.content.decode()
+    assert (
+        "No record with the Marketo id \u2068&lt;b&gt;7&lt;/b&gt;\u2069 failed in the last 5 days."
+        in (response.content.decode())
     )
 
 

@@ -49,6 +49,12 @@ def not_found(request, message: str):
     return render(request, "syncerrors/not_found.html", {"message": message}, status=404)
 
 
+def isolated(text: str) -> str:
+    """Text from a report inside a sentence: right-to-left text in it must
+    not turn the sentence around (Unicode's first strong isolate)."""
+    return f"\u2068{text}\u2069"
+
+
 def search_target(text: str) -> str | None:
     """Where a search for an exact record id or Marketo id leads: the record's
     timeline, or the list of the Marketo id's records; None for any other text."""
@@ -133,7 +139,7 @@ def record_timeline(request, record_id):
         return not_found(
             request,
             _("No failure of the record %(record_id)s in the last %(days)s days.")
-            % {"record_id": record_id, "days": settings.SYNC_STATUS_RETENTION_DAYS},
+            % {"record_id": isolated(record_id), "days": settings.SYNC_STATUS_RETENTION_DAYS},
         )
     filterset = PageOnlyFilter(request.GET)
     context = {
@@ -161,7 +167,7 @@ def records(request):
         return not_found(
             request,
             _("No record with the Marketo id %(marketo_id)s failed in the last %(days)s days.")
-            % {"marketo_id": marketo_id, "days": settings.SYNC_STATUS_RETENTION_DAYS},
+            % {"marketo_id": isolated(marketo_id), "days": settings.SYNC_STATUS_RETENTION_DAYS},
         )
     if len(first) == 1:
         return redirect("record-timeline", first[0])
