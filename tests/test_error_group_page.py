@@ -98,15 +98,19 @@ def test_it_lists_the_steps_of_a_job_level_group(admin_client, failures):
 def test_it_shows_the_signature_counts_times_and_state(admin_client, ingest, settings):
     settings.TIME_ZONE = "America/New_York"
     first, last = recent(60 * 30), recent(60 * 2)
-    failure = {"record_id": "a0Z1", "error_code": "STRING_TOO_LONG", "field": "Name"}
+
+    def failure(record_id, message):
+        return {"record_id": record_id, "error_code": "STRING_TOO_LONG", "field": "Name",
+                "message": message}  # fmt: skip
+
     custom = {"object_type": "custom_object", "object_name": "Inv__c"}
     ingest(
         make_report(
             make_step("s1", started_at=first, status="incomplete", **custom,
-                      failures=[failure | {"message": "Value 'ACME' too long (max 80)"}]),
+                      failures=[failure("a0Z1", "Value 'ACME' too long (max 80)")]),
             make_step("s2", started_at=last, status="in_process", **custom,
-                      failures=[failure | {"message": "Value 'Initech' too long (max 80)"},
-                                failure | {"record_id": "a0Z2", "message": "Value '' too long (max 8)"}]),  # noqa: E501
+                      failures=[failure("a0Z1", "Value 'Initech' too long (max 80)"),
+                                failure("a0Z2", "Value '' too long (max 8)")]),
         )
     )  # fmt: skip
     key = group_key(ErrorGroup.objects.get().id)

@@ -55,12 +55,17 @@ def isolated(text: str) -> str:
     return f"\u2068{text}\u2069"
 
 
+def two_records_of(marketo_id: str) -> list[str]:
+    """Up to two records with this Marketo id: enough to tell none, one and several."""
+    return [row["record_id"] for row in records_of_marketo_id(marketo_id)[:2]]
+
+
 def search_target(text: str) -> str | None:
     """Where a search for an exact record id or Marketo id leads: the record's
     timeline, or the list of the Marketo id's records; None for any other text."""
     if record_has_failures(text):
         return reverse("record-timeline", args=[text])
-    records = [row["record_id"] for row in records_of_marketo_id(text)[:2]]
+    records = two_records_of(text)
     if len(records) == 1:
         return reverse("record-timeline", args=records)
     if records:
@@ -161,15 +166,15 @@ def records(request):
     if not filterset.is_valid():
         return render(request, "syncerrors/records.html", context, status=400)
     marketo_id = filterset.form.cleaned_data["marketo_id"]
-    found = records_of_marketo_id(marketo_id)
-    first = [row["record_id"] for row in found[:2]]
-    if not first:
+    found = two_records_of(marketo_id)
+    if not found:
         return not_found(
             request,
             _("No record with the Marketo id %(marketo_id)s failed in the last %(days)s days.")
             % {"marketo_id": isolated(marketo_id), "days": settings.SYNC_STATUS_RETENTION_DAYS},
         )
-    if len(first) == 1:
-        return redirect("record-timeline", first[0])
-    context.update(marketo_id=marketo_id, table=paged(RecordTable(found), filterset))
+    if len(found) == 1:
+        return redirect("record-timeline", found[0])
+    table = paged(RecordTable(records_of_marketo_id(marketo_id)), filterset)
+    context.update(marketo_id=marketo_id, table=table)
     return render(request, "syncerrors/records.html", context)
