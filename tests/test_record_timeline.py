@@ -93,7 +93,7 @@ def test_a_record_without_failure_in_the_window_is_a_page_saying_so(admin_client
     )
 
 
-@pytest.mark.parametrize("record_id", ["a/b/", "a?b=c#d", "../..", "line\nbreak", "東京 ✓", "%2F"])
+@pytest.mark.parametrize("record_id", ["a/b/", "a?b=c#d", "x/../y", "line\nbreak", "東京 ✓", "%2F"])
 def test_any_record_id_a_report_may_send_has_a_timeline_its_links_reach(
     admin_client, ingest, record_id
 ):
