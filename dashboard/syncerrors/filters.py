@@ -110,7 +110,8 @@ class ErrorGroupFilter(DashboardFilterSet):
         if self.search_text:
             query = self.data.copy()
             query.pop("page", None)
-            chips.append(Chip(f"{_('Search')}: {self.search_text}", without(query, "q")))
+            label = self.form.fields["q"].label
+            chips.append(Chip(f"{label}: {self.search_text}", without(query, "q")))
         return chips
 
     def search_carried(self) -> list[tuple[str, str]]:

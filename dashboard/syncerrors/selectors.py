@@ -1,4 +1,7 @@
-"""Reads of the Sync errors tab: groups with their state, in the order asked."""
+"""Reads of the Sync errors tab: groups with their state, in the order asked
+(the sort orders are defined here once: the filter, the table's headers and
+the OpenAPI description read GROUP_SORTS), a group's failures, a record's
+failures and where it still fails."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
