@@ -1,22 +1,17 @@
-from django.http import Http404
 from django.urls import path, register_converter
 
 from dashboard.steps import api as steps_api
 from dashboard.steps import detail as step_detail
 from dashboard.steps import views as steps
+from dashboard.syncerrors import api as errors_api
+from dashboard.syncerrors import views as errors
 from dashboard.web import api, healthz, views
-from dashboard.web.access import page_permission_required
 from dashboard.web.converters import EngineIdConverter
 
 register_converter(EngineIdConverter, "engine_id")
 
 CYCLE = "integration/salesforce/cycles/<engine_id:cycle_id>/"
 STEP = CYCLE + "steps/<engine_id:step_id>/"
-
-
-@page_permission_required
-def not_built_yet(request, **kwargs):
-    raise Http404
 
 
 urlpatterns = [
@@ -32,11 +27,19 @@ urlpatterns = [
     path(CYCLE, step_detail.cycle_page, name="cycle"),
     path(STEP, step_detail.step_page, name="step"),
     path(STEP + "export.csv", step_detail.step_errors_export, name="step-export"),
-    # Placeholders for the record timeline and the error group pages, which
-    # are built elsewhere: the step page links to them by name, so the names
-    # must resolve until those pages replace these two lines.
-    path("integration/salesforce/records/<path:record_id>/", not_built_yet, name="record-timeline"),
-    path("integration/salesforce/sync-errors/<str:group_key>/", not_built_yet, name="error-group"),
+    path("integration/salesforce/sync-errors/", errors.sync_errors, name="sync-errors"),
+    path("integration/salesforce/sync-errors/<str:key>/", errors.error_group, name="error-group"),
+    path(
+        "integration/salesforce/sync-errors/<str:key>/export.csv",
+        errors.error_group_export,
+        name="error-group-export",
+    ),
+    path("integration/salesforce/records/", errors.records, name="records"),
+    path(
+        "integration/salesforce/records/<engine_id:record_id>/",
+        errors.record_timeline,
+        name="record-timeline",
+    ),
     path("api/v1/openapi.json", api.openapi, name="openapi"),
     path("api/v1/sync-reports/", api.sync_report_create, name="sync-report-create"),
     path(
@@ -45,4 +48,10 @@ urlpatterns = [
         name="sync-report-detail",
     ),
     path("api/v1/sync-steps/", steps_api.sync_step_list, name="sync-step-list"),
+    path("api/v1/error-groups/", errors_api.error_group_list, name="error-group-list"),
+    path(
+        "api/v1/records/<engine_id:record_id>/failures/",
+        errors_api.record_failure_list,
+        name="record-failure-list",
+    ),
 ]

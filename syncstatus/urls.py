@@ -12,4 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler404 = "dashboard.web.errors.page_not_found"
 handler500 = "dashboard.web.errors.server_error"

@@ -72,7 +72,10 @@ def world() -> list[dict]:
     """Five cycles over two days: one group failing throughout, one that
     stopped failing, records failing again and again, a job-level error."""
     return [
-        cycle(1, 40, [pull(failures=[too_long("r1"), too_long("r2", 1), required("r3")])]),
+        # r5 fails only here: when this cycle leaves the window, its group keeps
+        # failing, one record fewer.
+        cycle(1, 40, [pull(failures=[too_long("r1"), too_long("r2", 1), required("r3"),
+                                     too_long("r5")])]),
         cycle(2, 30, [pull(failures=[too_long("r1", 1), required("r3")]), push(error=LIMIT)]),
         cycle(3, 20, [pull(failures=[too_long("r1"), failure("r4", LOCKED[0], "LOCK", None)])]),
         cycle(4, 10, [pull(status="succeeded"), push(status="succeeded")]),
@@ -155,12 +158,12 @@ def test_the_templates_gather_messages_that_differ_only_in_their_values(ingest):
     assert templates == [
         ("Postal code is required", 2),
         ("TotalRequests Limit exceeded.", 1),
-        ("Value <value> too long (max <n>)", 5),
+        ("Value <value> too long (max <n>)", 6),
         ("unable to lock <id>", 1),
     ]
     too_long = ErrorGroup.objects.get(template__startswith="Value")
-    # r1 three times, r2 twice: five failures of two records.
-    assert (too_long.records, too_long.level, too_long.field) == (2, "record", "Company")
+    # r1 three times, r2 twice, r5 once: six failures of three records.
+    assert (too_long.records, too_long.level, too_long.field) == (3, "record", "Company")
     assert too_long.sample_message in {message for message, _ in TOO_LONG}
 
 

@@ -78,6 +78,10 @@ def steps(ingest):
             step["counts"] = {"new": n, "failed": 1}
         if n % 5 == 0:
             step["error"] = {"message": "TotalRequests Limit exceeded."}
+        if n % 7 == 0:
+            step["failures"] = [
+                {"record_id": f"00Q{n % 3}", "message": f"Value '{n}' too long", "field": "Name"}
+            ]
         steps.append(step)
     ingest(make_report(*steps, cycle_id="cyc-openapi", started_at=started))
 
@@ -89,7 +93,7 @@ def authorization(db):
     read = token_create(name="grafana", scope=IngestToken.Scope.READ)
 
     def authorization(case) -> dict:
-        token = read if case.operation.path == "/api/v1/sync-steps/" else ingest
+        token = ingest if case.operation.path.startswith("/api/v1/sync-reports/") else read
         return {"Authorization": f"Bearer {token}"}
 
     return authorization
@@ -107,9 +111,11 @@ def test_it_serves_a_valid_openapi_description_without_authentication(client):
     schemathesis.openapi.from_dict(description).validate()
 
 
-def test_it_describes_the_three_api_operations(wsgi_in_test_transaction):
+def test_it_describes_the_five_api_operations(wsgi_in_test_transaction):
     api = schemathesis.openapi.from_wsgi(URL, wsgi_in_test_transaction)
     assert sorted(operation.ok().label for operation in api.get_all_operations()) == [
+        "GET /api/v1/error-groups/",
+        "GET /api/v1/records/{record_id}/failures/",
         "GET /api/v1/sync-reports/{report_id}/",
         "GET /api/v1/sync-steps/",
         "POST /api/v1/sync-reports/",
@@ -121,6 +127,8 @@ def test_its_codes_are_those_of_the_vocabulary(client):
     assert schemas["ObjectType"]["enum"] == ObjectType.values
     assert schemas["Operation"]["enum"] == Operation.values
     assert schemas["Status"]["enum"] == Status.values
+    assert schemas["GroupLevel"]["enum"] == ["record", "job"]
+    assert schemas["GroupState"]["enum"] == ["ongoing", "resolved"]
 
 
 # Loaded from the same dict the view serves (checked above): a schema loaded in
@@ -165,12 +173,31 @@ def test_a_report_status_keeps_to_the_description_in_every_state(
     assert response.json()["status"] == state
 
 
+@pytest.mark.parametrize("record_id", ["00Q0", "00Q1"])
+def test_a_records_failures_keep_to_the_description(
+    record_id, wsgi_in_test_transaction, steps, authorization
+):
+    # Generated record ids name no record: this reads real ones.
+    case = api.find_operation_by_id("getRecordFailures").Case(
+        path_parameters={"record_id": record_id}
+    )
+
+    response = case.call_and_validate(
+        app=wsgi_in_test_transaction, headers=authorization(case), checks=READ_CHECKS
+    )
+
+    assert response.status_code == 200
+    assert response.json()["results"]
+
+
 # A valid request of each operation, for the answers generated requests
 # cannot reach.
 CASES = {
     "createSyncReport": {"body": make_report(make_step()), "media_type": "application/json"},
     "getSyncReport": {"path_parameters": {"report_id": "6f1c1d2e-0000-4000-8000-000000000000"}},
     "listSyncSteps": {},
+    "listErrorGroups": {},
+    "getRecordFailures": {"path_parameters": {"record_id": "00Q0"}},
 }
 
 

@@ -160,7 +160,7 @@ def test_it_lists_its_failures_by_record_id_each_linking_to_its_record_and_group
         [("00Q1", "/integration/salesforce/records/00Q1/"), ("Similar errors", group(failures[1]))],
         [("00Q2", "/integration/salesforce/records/00Q2/"), ("Similar errors", group(failures[0]))],
         [
-            ("00Q3/../x?y#z", "/integration/salesforce/records/00Q3/../x%3Fy%23z/"),
+            ("00Q3/../x?y#z", "/integration/salesforce/records/00Q3~2F..~2Fx%3Fy%23z/"),
             ("Similar errors", group(failures[2])),
         ],
     ]

@@ -386,3 +386,15 @@ def table_links(response) -> list[list[tuple[str, str]]]:
         ]
         for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
     ]
+
+
+def test_its_search_box_looks_records_and_errors_up_on_the_sync_errors_page(admin_client, world):
+    html = admin_client.get(f"{URL}?status=failed").content.decode()
+    form = html[html.index('<form class="search"') :]
+    form = form[: form.index("</form>")]
+    assert 'action="/integration/salesforce/sync-errors/"' in form
+    assert 'for="search-q">Search by record id, Marketo id or error</label>' in form
+    assert '<input id="search-q" type="search" name="q"' in form
+    # This page's filters mean nothing there.
+    assert 'type="hidden"' not in form
+    assert f'<a href="{URL}" aria-current="page">Sync Status</a>' in html

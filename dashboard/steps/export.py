@@ -2,7 +2,10 @@
 
 Two paths serve users, side by side and reading one definition of the
 columns: PostgreSQL writes the CSV itself with COPY (production), Python's
-csv module writes it elsewhere (the embedded SQLite mode).
+csv module writes it elsewhere (the embedded SQLite mode). The failures of
+one error group (docs/errors.md) have the same columns, written by Python's
+csv module on every database: they are read in their page's order through
+the group's own index, a chunk at a time.
 """
 
 import contextlib
@@ -17,7 +20,7 @@ from django.db.models import F, Q, QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from dashboard.models import SyncStep
+from dashboard.models import FailedRecord, SyncStep
 from dashboard.steps.selectors import SORTS
 
 
@@ -82,12 +85,47 @@ def error_rows(steps: QuerySet[SyncStep]) -> Iterator[list[str]]:
         step = dict(zip(STEP_FIELDS, row[3:steps_end], strict=True))
         failure = dict(zip(ERROR_FIELDS, row[steps_end:], strict=True))
         if pk != previous_pk and error_message is not None:
-            job_error = dict.fromkeys(ERROR_FIELDS)
-            job_error.update(error_code=error_code, message=error_message)
-            yield cells(step, job_error)
+            yield cells(step, job_error(error_code, error_message))
         previous_pk = pk
         if failure["record_id"] is not None:
             yield cells(step, failure)
+
+
+# Where a failed record finds its step's cells (a group's export, docs/errors.md).
+FAILURE_STEP_PATHS = [
+    "step__cycle__external_id" if name == "cycle_external_id" else f"step__{name}"
+    for name in STEP_FIELDS
+]
+
+
+def failure_rows(failures: QuerySet[FailedRecord]) -> Iterator[list[str]]:
+    """The rows of these failed records, in their queryset's order, each
+    with its step's cells: one query, read in chunks."""
+    rows = failures.values_list(*FAILURE_STEP_PATHS, *ERROR_FIELDS).iterator(
+        chunk_size=ROWS_PER_FETCH
+    )
+    for row in rows:
+        step = dict(zip(STEP_FIELDS, row[: len(STEP_FIELDS)], strict=True))
+        yield cells(step, dict(zip(ERROR_FIELDS, row[len(STEP_FIELDS) :], strict=True)))
+
+
+def job_error_rows(steps: QuerySet[SyncStep]) -> Iterator[list[str]]:
+    """A row for the job-level error of each of these steps, in their order,
+    and nothing of their failed records."""
+    rows = (
+        steps.annotate(cycle_external_id=F("cycle__external_id"))
+        .values_list("error_code", "error_message", *STEP_FIELDS)
+        .iterator(chunk_size=ROWS_PER_FETCH)
+    )
+    for error_code, error_message, *step in rows:
+        yield cells(dict(zip(STEP_FIELDS, step, strict=True)), job_error(error_code, error_message))
+
+
+def job_error(error_code: str | None, message: str) -> dict:
+    """A step's job-level error as an error row: no record, no field."""
+    error = dict.fromkeys(ERROR_FIELDS)
+    error.update(error_code=error_code, message=message)
+    return error
 
 
 def cells(step: dict, error: dict) -> list[str]:

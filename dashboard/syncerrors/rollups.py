@@ -414,7 +414,7 @@ def rollups_expire(*, cutoff: datetime) -> int:
         gone = Counter(group for (group,) in cursor.fetchall())
         changes.shrunk |= set(gone)
         _write_buckets(cursor, changes)
-        _write_groups(cursor, changes, -gone)
+        _write_groups(cursor, changes, Counter({group: -lost for group, lost in gone.items()}))
         _read_seen_again(cursor, changes.shrunk)
         cursor.execute(
             "DELETE FROM dashboard_errorgroupbucket WHERE group_id IN "

@@ -1,12 +1,19 @@
-"""Reads of the Sync errors tab: groups with their state, in the order asked."""
+"""Reads of the Sync errors tab: groups with their state, in the order asked
+(the sort orders are defined here once: the filter, the table's headers and
+the OpenAPI description read GROUP_SORTS), a group's failures, a record's
+failures and where it still fails."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     ExpressionWrapper,
     F,
+    Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -14,11 +21,21 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from dashboard.models import ErrorGroup, ErrorGroupBucket, RetentionMark, StepStream
+from dashboard.choices import FINAL_STATUSES
+from dashboard.models import (
+    ErrorGroup,
+    ErrorGroupBucket,
+    ErrorGroupStep,
+    FailedRecord,
+    RetentionMark,
+    StepStream,
+    SyncStep,
+)
 from dashboard.storage.retention import retention_cutoff
-from dashboard.syncerrors.rollups import BUCKET, bucket_of
+from dashboard.syncerrors.rollups import BUCKET, StreamKey, bucket_of
 from dashboard.times import EARLIEST
 
 ONGOING, RESOLVED = "ongoing", "resolved"
@@ -87,3 +104,188 @@ def group_trends(group_ids, now: datetime | None = None) -> dict[int, list[int]]
             position = 0 if bucket < buckets[0] else len(buckets) - 1
         trends[group][position] += failures
     return trends
+
+
+# --- The list of groups: its sort orders, defined once ----------------------
+
+
+@dataclass(frozen=True)
+class GroupSort:
+    """Groups by one of their numbers or times, ties broken by id ascending,
+    so that pages never repeat or skip a group."""
+
+    field: str
+    descending: bool
+
+    def ordering(self) -> tuple:
+        by = F(self.field).desc() if self.descending else F(self.field).asc()
+        return by, F("id").asc()
+
+
+DEFAULT_GROUP_SORT = "-last_seen"
+GROUP_SORTS = {
+    "-last_seen": GroupSort("last_seen", descending=True),
+    "last_seen": GroupSort("last_seen", descending=False),
+    "-failures": GroupSort("failures", descending=True),
+    "-records": GroupSort("records", descending=True),
+    "-first_seen": GroupSort("first_seen", descending=True),
+    "first_seen": GroupSort("first_seen", descending=False),
+}
+
+
+def order_groups(groups: QuerySet[ErrorGroup], sort: str | None) -> QuerySet[ErrorGroup]:
+    return groups.order_by(*GROUP_SORTS[sort or DEFAULT_GROUP_SORT].ordering())
+
+
+def error_codes_in_use() -> list[str]:
+    """The error codes of the groups with failures, for the filter to offer."""
+    codes = ErrorGroup.objects.filter(failures__gt=0).exclude(error_code="")
+    return list(codes.values_list("error_code", flat=True).distinct().order_by("error_code"))
+
+
+# --- A group's failures ------------------------------------------------------
+
+
+def group_record_failures(group_id: int) -> QuerySet[FailedRecord]:
+    """The failed records of a record-level group in the window, most recent
+    step first, then by record: the order of the (group_id, ...) index."""
+    return (
+        FailedRecord.objects.filter(group_id=group_id, cycle_started_at__gte=window_start())
+        .select_related("step__cycle")
+        .order_by("-step_started_at", "-step_id", "record_id")
+    )
+
+
+def group_job_errors(group_id: int) -> QuerySet[SyncStep]:
+    """The steps whose job-level error is of this group, most recent first.
+    Found through the group's steps (an index on group_id), not by scanning
+    the steps for their error's group."""
+    steps = ErrorGroupStep.objects.filter(group_id=group_id).values("step_id")
+    return (
+        SyncStep.objects.filter(
+            pk__in=steps, error_group_id=group_id, cycle_started_at__gte=window_start()
+        )
+        .select_related("cycle")
+        .order_by("-started_at", "-id")
+    )
+
+
+def group_failures(group: ErrorGroup) -> QuerySet:
+    """A group's failures in its page's order: failed records, or steps for
+    a job-level group."""
+    if group.level == ErrorGroup.Level.JOB:
+        return group_job_errors(group.id)
+    return group_record_failures(group.id)
+
+
+# --- A record's failures, and where it still fails ----------------------------
+
+
+def record_failures(record_id: str) -> QuerySet[FailedRecord]:
+    """Every failure of this exact record in the window, most recent step first."""
+    if "\x00" in record_id:
+        # No report can carry one, and PostgreSQL refuses to compare one.
+        return FailedRecord.objects.none()
+    return (
+        FailedRecord.objects.filter(record_id=record_id, cycle_started_at__gte=window_start())
+        .select_related("step__cycle")
+        .order_by("-step_started_at", "-step_id")
+    )
+
+
+def record_has_failures(record_id: str) -> bool:
+    return record_failures(record_id).exists()
+
+
+def records_of_marketo_id(marketo_id: str) -> QuerySet:
+    """The records with this Marketo id and a failure in the window: each
+    with its number of failures and its last, most recent first."""
+    return (
+        FailedRecord.objects.filter(marketo_id=marketo_id, cycle_started_at__gte=window_start())
+        .values("record_id")
+        .annotate(failures=Count("id"), last_failed_at=Max("step_started_at"))
+        .order_by("-last_failed_at", "record_id")
+    )
+
+
+@dataclass(frozen=True)
+class RecordStream:
+    """Where a record failed: one object type, object name and operation."""
+
+    object_type: str
+    object_name: str  # "" unless a custom object
+    operation: str
+    last_failed_at: datetime
+    # The start of the first final step after its last failure, or None
+    # while it is still failing.
+    not_failing_since: datetime | None
+
+    @property
+    def still_failing(self) -> bool:
+        return self.not_failing_since is None
+
+
+def record_streams(record_id: str) -> list[RecordStream]:
+    """Each object type, object name and operation the record failed in, its
+    latest failure first. Still failing: a failure in a step that started at
+    or after the latest final step of them (or none is final yet); otherwise
+    not failing since the first final step after its last failure. Three
+    queries, however many there are."""
+    last_failures = (
+        record_failures(record_id)
+        .order_by()
+        .values("step__object_type", "step__object_name", "step__operation")
+        .annotate(last=Max("step_started_at"))
+    )
+    last: dict[StreamKey, datetime] = {}
+    for row in last_failures:
+        key = (row["step__object_type"], row["step__object_name"] or "", row["step__operation"])
+        last[key] = max(row["last"], last.get(key, row["last"]))
+    if not last:
+        return []
+    latest_final = {
+        (s.object_type, s.object_name, s.operation): s.latest_final_started_at
+        for s in StepStream.objects.filter(_any_stream(last))
+    }
+    resolved = {
+        key: moment
+        for key, moment in last.items()
+        if latest_final.get(key) is not None and moment < latest_final[key]
+    }
+    since = _first_final_steps_after(resolved) if resolved else {}
+    streams = [
+        RecordStream(*key, last_failed_at=moment, not_failing_since=since.get(key))
+        for key, moment in last.items()
+    ]
+    return sorted(streams, key=lambda s: (-s.last_failed_at.timestamp(), _key(s)))
+
+
+def _key(stream: RecordStream) -> StreamKey:
+    return (stream.object_type, stream.object_name, stream.operation)
+
+
+def _any_stream(keys) -> Q:
+    condition = Q(pk__in=[])
+    for object_type, object_name, operation in keys:
+        condition |= Q(object_type=object_type, object_name=object_name, operation=operation)
+    return condition
+
+
+def _first_final_steps_after(last: dict[StreamKey, datetime]) -> dict[StreamKey, datetime]:
+    """For each stream, the start of its first final step after the moment given."""
+    condition = Q(pk__in=[])
+    for (object_type, object_name, operation), moment in last.items():
+        condition |= Q(
+            object_type=object_type,
+            stream_name=object_name,
+            operation=operation,
+            started_at__gt=moment,
+        )
+    rows = (
+        SyncStep.objects.filter(status__in=FINAL_STATUSES, cycle_started_at__gte=window_start())
+        .annotate(stream_name=Coalesce("object_name", Value("")))
+        .filter(condition)
+        .values("object_type", "stream_name", "operation")
+        .annotate(first=Min("started_at"))
+    )
+    return {(r["object_type"], r["stream_name"], r["operation"]): r["first"] for r in rows}

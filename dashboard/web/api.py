@@ -19,8 +19,9 @@ from dashboard.ingest.reports import report_receive
 from dashboard.ingest.throttle import rate_limited
 from dashboard.ingest.tokens import token_authenticate
 from dashboard.ingest.validation import ReportInvalid
-from dashboard.models import IngestToken, ReceivedReport
+from dashboard.models import ErrorGroup, IngestToken, ReceivedReport
 from dashboard.steps.selectors import SORTS
+from dashboard.syncerrors.selectors import GROUP_SORTS, ONGOING, RESOLVED
 from dashboard.tasks import enqueue_report_apply
 from dashboard.web.http import error_response, unauthorized
 
@@ -35,6 +36,9 @@ ENUMS = {
     "operations": Operation.values,
     "statuses": Status.values,
     "step_sorts": list(SORTS),
+    "group_levels": ErrorGroup.Level.values,
+    "group_states": [ONGOING, RESOLVED],
+    "error_group_sorts": list(GROUP_SORTS),
 }
 
 

@@ -14,6 +14,14 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "30"
 
 
+def page_not_found(request, exception):
+    """handler404: the APIs answer in their JSON even for an address they do
+    not know (an id their converter cannot read included); pages as Django does."""
+    if request.path.startswith("/api/"):
+        return error_response(404, "Nothing is found at this address.")
+    return defaults.page_not_found(request, exception)
+
+
 def server_error(request):
     """handler500. An unreachable database is an outage that passes, not a bug:
     503 with Retry-After, a page that says so, JSON for the APIs (the engine

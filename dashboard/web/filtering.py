@@ -156,7 +156,8 @@ class DashboardFilterSet(django_filters.FilterSet):
                     label = f"{field.label}: {labels[code]}"
                     chips.append(Chip(label, without(query, name, code)))
             elif value:
-                chips.append(Chip(f"{field.label}: {value}", without(query, name)))
+                label = dict(getattr(field, "choices", ())).get(value, value)
+                chips.append(Chip(f"{field.label}: {label}", without(query, name)))
         return chips
 
     def errors_outside_panel(self) -> list[tuple[str, str, str]]:
