@@ -174,7 +174,7 @@ def test_a_marketo_id_of_no_failing_record_is_a_page_saying_so(admin_client, sto
     response = admin_client.get(f"{URL}?marketo_id=<b>7</b>")
     assert response.status_code == 404
     assert (
-        "No record with the Marketo id \u2068&lt;b&gt;7&lt;/b&gt;\u2069 failed in the last 5 days."
+        "No record with the Marketo ID \u2068&lt;b&gt;7&lt;/b&gt;\u2069 failed in the last 5 days."
         in (response.content.decode())
     )
 
@@ -183,4 +183,4 @@ def test_a_marketo_id_of_no_failing_record_is_a_page_saying_so(admin_client, sto
 def test_the_records_page_without_a_readable_marketo_id_answers_400(admin_client, query):
     response = admin_client.get(f"{URL}{query}")
     assert response.status_code == 400
-    assert '<p class="error" data-for="marketo_id">Marketo id: ' in response.content.decode()
+    assert '<p class="error" data-for="marketo_id">Marketo ID: ' in response.content.decode()

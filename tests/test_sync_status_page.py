@@ -393,7 +393,7 @@ def test_its_search_box_looks_records_and_errors_up_on_the_sync_errors_page(admi
     form = html[html.index('<form class="search"') :]
     form = form[: form.index("</form>")]
     assert 'action="/integration/salesforce/sync-errors/"' in form
-    assert 'for="search-q">Search by record id, Marketo id or error</label>' in form
+    assert 'for="search-q">Search by record ID, Marketo ID or error</label>' in form
     assert '<input id="search-q" type="search" name="q"' in form
     # This page's filters mean nothing there.
     assert 'type="hidden"' not in form

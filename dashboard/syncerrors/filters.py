@@ -138,5 +138,5 @@ class PageOnlyFilter(DashboardFilterSet):
 
 class RecordsFilter(PageOnlyFilter):
     marketo_id = django_filters.CharFilter(
-        method="keep", required=True, label=_("Marketo id"), widget=forms.HiddenInput
+        method="keep", required=True, label=_("Marketo ID"), widget=forms.HiddenInput
     )

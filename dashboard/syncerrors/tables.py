@@ -159,8 +159,8 @@ class GroupFailureTable(FailureTable):
     cycle = column(_("Cycle"))
     step = column(_("Step"))
     status = column(_("Step status"))
-    record = column(_("Record id"))
-    marketo = column(_("Marketo id"))
+    record = column(_("Record ID"))
+    marketo = column(_("Marketo ID"))
     field = column(_("Field"))
     message = column(_("Message"))
 
@@ -227,7 +227,7 @@ class RecordFailureTable(FailureTable):
 class RecordTable(tables.Table):
     """The records of one Marketo id."""
 
-    record = column(_("Record id"))
+    record = column(_("Record ID"))
     failures = column(_("Failures"), "num")
     last_failed_at = column(_("Last failure"))
 

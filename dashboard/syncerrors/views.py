@@ -170,7 +170,7 @@ def records(request):
     if not found:
         return not_found(
             request,
-            _("No record with the Marketo id %(marketo_id)s failed in the last %(days)s days.")
+            _("No record with the Marketo ID %(marketo_id)s failed in the last %(days)s days.")
             % {"marketo_id": isolated(marketo_id), "days": settings.SYNC_STATUS_RETENTION_DAYS},
         )
     if len(found) == 1:
