@@ -181,6 +181,15 @@ SYNC_STATUS_INGEST_RATE_PER_MINUTE = int(
 # refuses to check passwords for the rest of the lockout period.
 SYNC_STATUS_LOGIN_FAILURES_ALLOWED = int(os.environ.get("SYNC_STATUS_LOGIN_FAILURES_ALLOWED", "5"))
 SYNC_STATUS_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("SYNC_STATUS_LOGIN_LOCKOUT_SECONDS", "900"))
+# The sync is stale after this many minutes without a new cycle; unset, after
+# three of its usual intervals (at least 15 minutes).
+SYNC_STATUS_STALE_MINUTES = (
+    int(os.environ["SYNC_STATUS_STALE_MINUTES"])
+    if os.environ.get("SYNC_STATUS_STALE_MINUTES")
+    else None
+)
+# A step still running this many minutes after it started is flagged as stuck.
+SYNC_STATUS_STUCK_MINUTES = int(os.environ.get("SYNC_STATUS_STUCK_MINUTES", "60"))
 
 # --- Celery -----------------------------------------------------------------
 

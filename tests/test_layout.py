@@ -28,6 +28,7 @@ LAYERS = [
         "dashboard.syncerrors.rollups",
         "dashboard.syncerrors.grouping",
         "dashboard.syncerrors.selectors",
+        "dashboard.health",
     ],
     ["dashboard.tasks"],
     ["dashboard.steps", "dashboard.syncerrors", "dashboard.web"],
