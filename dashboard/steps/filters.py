@@ -4,33 +4,16 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from dashboard.choices import ObjectType, Operation, Status, object_type_label
+from dashboard.choices import Operation, Status
 from dashboard.steps.selectors import DEFAULT_SORT, SORTS, order_steps
 from dashboard.web.filtering import (
-    Checkboxes,
     DashboardFilterSet,
     LocalDateTimeFilter,
     PageFilter,
+    codes_filter,
+    labelled,
+    object_type_choices,
 )
-
-
-def object_type_choices():
-    # A callable, so that the Lead/Person branding is read when the form is built.
-    return [(code, object_type_label(code)) for code in ObjectType.values]
-
-
-def labelled(choices):
-    """Choices as a callable giving labels in the current language: a form
-    deep-copies its fields, and lazy labels made that a millisecond a page."""
-    return lambda: [(code, str(label)) for code, label in choices.choices]
-
-
-def codes_filter(choices, label) -> django_filters.MultipleChoiceFilter:
-    # distinct=False: django-filter adds DISTINCT for multiple choices, which
-    # made PostgreSQL sort every matching row before the LIMIT (docs/performance.md).
-    return django_filters.MultipleChoiceFilter(
-        choices=choices, label=label, widget=Checkboxes, distinct=False
-    )
 
 
 class SyncStepFilter(DashboardFilterSet):

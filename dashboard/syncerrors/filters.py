@@ -12,7 +12,6 @@ from django_filters.fields import MultipleChoiceField
 
 from dashboard.choices import Operation
 from dashboard.models import ErrorGroup, FailedRecord
-from dashboard.steps.filters import codes_filter, labelled, object_type_choices
 from dashboard.syncerrors.selectors import (
     DEFAULT_GROUP_SORT,
     GROUP_SORTS,
@@ -21,7 +20,16 @@ from dashboard.syncerrors.selectors import (
     error_codes_in_use,
     order_groups,
 )
-from dashboard.web.filtering import Checkboxes, Chip, DashboardFilterSet, PageFilter, without
+from dashboard.web.filtering import (
+    Checkboxes,
+    Chip,
+    DashboardFilterSet,
+    PageFilter,
+    codes_filter,
+    labelled,
+    object_type_choices,
+    without,
+)
 
 
 class AnyCodeField(MultipleChoiceField):
