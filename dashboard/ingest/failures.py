@@ -48,18 +48,21 @@ def failures_write(batches: list[StepFailures], cycle_started_at: datetime) -> N
         _insert(batches, cycle_started_at)
 
 
-def stored_groups(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:
+def stored_groups(
+    cycle_started_at: datetime, keys: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
     """The group of each (step pk, record_id) already stored, for the failures a
-    report is about to replace."""
+    report is about to replace; all of steps of the cycle started then."""
     found = {}
     iterator = iter(keys)
+    started = connection.ops.adapt_datetimefield_value(cycle_started_at)
     with connection.cursor() as cursor:
         while chunk := list(islice(iterator, ROWS_PER_INSERT)):
             pairs = ", ".join(["(%s, %s)"] * len(chunk))
             cursor.execute(
                 "SELECT step_id, record_id, group_id FROM dashboard_failedrecord "
-                f"WHERE (step_id, record_id) IN (VALUES {pairs})",
-                [value for key in chunk for value in key],
+                f"WHERE cycle_started_at = %s AND (step_id, record_id) IN (VALUES {pairs})",
+                [started, *(value for key in chunk for value in key)],
             )
             found.update(((step, record), group) for step, record, group in cursor.fetchall())
     return found
