@@ -30,6 +30,17 @@ PATTERNS = [
     ("FIELD_INTEGRITY_EXCEPTION", "Amount", "Amount {n} is out of range"),
     ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "Status", "bad value for picklist: {value}"),
     ("", "", "Request timed out after {n} ms"),
+    ("INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY", "",
+     "insufficient access rights on cross-reference id: {id}"),
+    ("DUPLICATE_VALUE", "Email",
+     "duplicate value found: Email duplicates value on record with id: {id}"),
+    ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "LeadSource",
+     "LeadSource: bad value for restricted picklist field: {value}"),
+    ("CANNOT_UPDATE_CONVERTED_LEAD", "", "cannot reference converted lead"),
+    ("FIELD_FILTER_VALIDATION_EXCEPTION", "AccountId",
+     "Value does not exist or does not match filter criteria."),
+    ("NUMBER_OUTSIDE_VALID_RANGE", "AnnualRevenue",
+     "Annual Revenue: value outside of valid range on numeric field: {n}"),
 ]  # fmt: skip
 # Where failures happen: most of them on a few objects, and what each allows.
 OBJECTS = {"lead": 40, "contact": 25, "custom_object": 10, "opportunity": 10, "task": 5,
@@ -62,7 +73,7 @@ class Catalogue:
         for object_type in OBJECTS:
             for operation in operations.get(object_type, []):
                 # Each stream fails in a few ways, one of them much more than the others.
-                patterns = rng.sample(PATTERNS, k=rng.randint(3, 8))
+                patterns = rng.sample(PATTERNS, k=rng.randint(5, 12))
                 signatures = [self._signature(object_type, operation, p) for p in patterns]
                 self.by_stream[object_type, operation] = signatures
                 self.weights[object_type, operation] = [rng.paretovariate(1.2) for _ in signatures]

@@ -5,15 +5,16 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from devtools.bench import export, http_ingest, ingestion, pages, purge, suite
+from devtools.bench import error_pages, export, http_ingest, ingestion, pages, purge, suite
 from devtools.bench.generate import generate
 from devtools.bench.scratch import scratch_database
 
 
 class Command(BaseCommand):
     help = (
-        "Benchmark the page, the export, ingestion and the purge at a large customer's "
-        "volume, each against a baseline measured in the same run (PostgreSQL only). "
+        "Benchmark the page, the Sync errors pages, the export, ingestion and the purge "
+        "at a large customer's volume, each against a baseline measured in the same run "
+        "(PostgreSQL only). "
         "Works in a database of its own, made and dropped by the run."
     )
 
@@ -55,6 +56,8 @@ class Command(BaseCommand):
         )
         self.say("Page...")
         pages.measure_page(results, runs)
+        self.say("Sync errors pages...")
+        error_pages.measure_error_pages(results, runs)
         self.say("Export...")
         export.measure_export(results, min(1_000_000, failures))
         self.say("Ingestion...")
@@ -105,6 +108,13 @@ that it cannot rot, without judging its timings.
   Filtered: 24 hours, one object, one status (the admin: object and status).
   Before any measure the data is vacuumed and analysed, as a table in its
   steady state is.
+- **Sync errors**: server time of `GET /integration/salesforce/sync-errors/`
+  (first page; one error code sorted by failures), measured as the page is,
+  against the same groups (failures, records, first and last seen, the
+  page's order, 51 rows) computed at read time by a `GROUP BY` over the raw
+  failures of the window in `dashboard_failedrecord`, timed in turns with
+  ours. The group page is the first page of the record-level group with the
+  most failures; the timeline is that group's most frequent record's.
 - **Export**: the CSV download consumed in a forked process, as a web worker
   would serve it; peak RSS is that process's VmHWM, reset before the request.
   The baselines: `psql -c "\\copy (same query) to stdout csv"`, and
