@@ -164,5 +164,5 @@ def test_it_reads_a_few_queries_whatever_the_steps(ingest, django_assert_max_num
     now = an_hour_and(20)
     story(ingest, now)
 
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         health_at(now)

@@ -100,9 +100,13 @@ def health_at(now: datetime) -> Health:
 
 @contextmanager
 def _one_snapshot():
-    outermost = not connection.in_atomic_block
+    """A transaction of its own that sees one state of the database, so that
+    an hour's rollup and its steps agree; inside a caller's, the caller's."""
+    if connection.in_atomic_block:
+        yield
+        return
     with transaction.atomic():
-        if outermost and connection.vendor == "postgresql":
+        if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
