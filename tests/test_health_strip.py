@@ -155,7 +155,7 @@ def test_it_speaks_french(admin_client, ingest):
         "il y a 5",
         "Intervalle habituel toutes les 20 min",
         "Étapes bloquées Aucune",
-        "24 dernières h",
+        "Dernières 24 h",
         "Enregistrements en échec",
     ]:
         assert words in strip

@@ -64,7 +64,11 @@ def health_chart(buckets: list[Bucket]) -> dict:
         "statuses": [(status, labels[status]) for status in Status.values],
         "legend": [(status, labels[status]) for status in reversed(STACK)],
         "ticks": [
-            {"x": n * STEP + STEP // 2, "label": local_text(buckets[n].start)[5:16]}
+            {
+                "x": n * STEP + STEP // 2,
+                "day": local_text(buckets[n].start)[5:10],
+                "time": local_text(buckets[n].start)[11:16],
+            }
             for n in range(len(buckets) - 1, -1, -TICK_EVERY)
         ],
         "summary": chart_summary(buckets),
