@@ -30,6 +30,8 @@ from dashboard.syncerrors.selectors import trend_buckets
 
 DAY = timedelta(hours=24)
 FAILED_STATUSES = (Status.FAILED, Status.INCOMPLETE, Status.CLEANED_UP)
+# What the strip and the JSON say of a stuck step.
+STUCK_FIELDS = ("step_id", "object_type", "object_name", "operation", "started_at", "status")
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,9 @@ def stuck_steps(now: datetime) -> QuerySet[SyncStep]:
 def health_at(now: datetime) -> Health:
     with _one_snapshot():
         cadence = cadence_at(now)
-        stuck = list(stuck_steps(now).select_related("cycle"))
+        stuck = list(
+            stuck_steps(now).select_related("cycle").only(*STUCK_FIELDS, "cycle__external_id")
+        )
         hours = _rollup_hours()
         last, previous = (now - DAY, now), (now - 2 * DAY, now - DAY)
         splits = {window: _split(*window) for window in (last, previous)}
