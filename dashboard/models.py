@@ -15,6 +15,11 @@ class SyncCycle(models.Model):
     started_at = models.DateTimeField(db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        # The health strip's "last cycle ended at": a max() read from the
+        # index's end rather than from every cycle of the window.
+        indexes = [models.Index(fields=["ended_at"], name="cycle_ended")]
+
     def __str__(self):
         return self.external_id
 
@@ -48,6 +53,10 @@ class SyncStep(models.Model):
     error_code = models.CharField(max_length=MAX_ID_LENGTH, null=True, blank=True)
     error_message = models.TextField(null=True, blank=True)
     error_group_id = models.BigIntegerField(null=True, blank=True)
+    # How many failed records of it are stored, kept by ingestion
+    # (dashboard/health/rollups.py): the health figures count a range of
+    # steps' failed records from the steps alone.
+    stored_failures = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         permissions = [("view_sync_status", "Can view the sync status dashboard")]
@@ -314,3 +323,28 @@ class RetentionMark(models.Model):
 
     def __str__(self):
         return f"groups expired before {self.groups_expired_before.isoformat()}"
+
+
+# --- Health: the steps of each hour, kept current as reports are applied ----
+
+
+class StepHour(models.Model):
+    """The steps that started in one hour (UTC) with one status, and their
+    failed records, among the cycles that started on one day (UTC): the
+    health strip's figures without a scan of the steps. Kept by
+    dashboard/health/rollups.py in the transaction that writes the steps;
+    the day is the purge's, which drops a day's rows with its partition."""
+
+    cycle_day = models.DateField()
+    hour = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    steps = models.BigIntegerField(default=0)
+    failed_records = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cycle_day", "hour", "status"], name="step_hour_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}h {self.status}: {self.steps}"

@@ -1,5 +1,6 @@
 from django.urls import path, register_converter
 
+from dashboard.health import api as health_api
 from dashboard.steps import api as steps_api
 from dashboard.steps import detail as step_detail
 from dashboard.steps import views as steps
@@ -48,6 +49,7 @@ urlpatterns = [
         name="sync-report-detail",
     ),
     path("api/v1/sync-steps/", steps_api.sync_step_list, name="sync-step-list"),
+    path("api/v1/health/", health_api.health, name="health"),
     path("api/v1/error-groups/", errors_api.error_group_list, name="error-group-list"),
     path(
         "api/v1/records/<engine_id:record_id>/failures/",

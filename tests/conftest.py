@@ -225,6 +225,10 @@ def age_cycle(external_id: str, by: timedelta) -> None:
         started_at=F("started_at") - by,
         ended_at=F("ended_at") - by,
     )
+    # The hourly rollups follow the steps, as if they had been applied so.
+    from dashboard.health.rollups import step_hours_rebuild
+
+    step_hours_rebuild()
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ PAGES = {
 }
 READ_API = {
     "api/v1/sync-steps/",
+    "api/v1/health/",
     "api/v1/error-groups/",
     "api/v1/records/<engine_id:record_id>/failures/",
 }

@@ -28,10 +28,13 @@ LAYERS = [
         "dashboard.syncerrors.rollups",
         "dashboard.syncerrors.grouping",
         "dashboard.syncerrors.selectors",
-        "dashboard.health",
+        # The health services: the cadence, the hourly rollups, the figures.
+        "dashboard.health.cadence",
+        "dashboard.health.rollups",
+        "dashboard.health.figures",
     ],
     ["dashboard.tasks"],
-    ["dashboard.steps", "dashboard.syncerrors", "dashboard.web"],
+    ["dashboard.steps", "dashboard.syncerrors", "dashboard.web", "dashboard.health"],
     ["dashboard.admin", "dashboard.urls", "dashboard.management", "dashboard.apps"],
 ]
 

@@ -111,10 +111,11 @@ def test_it_serves_a_valid_openapi_description_without_authentication(client):
     schemathesis.openapi.from_dict(description).validate()
 
 
-def test_it_describes_the_five_api_operations(wsgi_in_test_transaction):
+def test_it_describes_the_six_api_operations(wsgi_in_test_transaction):
     api = schemathesis.openapi.from_wsgi(URL, wsgi_in_test_transaction)
     assert sorted(operation.ok().label for operation in api.get_all_operations()) == [
         "GET /api/v1/error-groups/",
+        "GET /api/v1/health/",
         "GET /api/v1/records/{record_id}/failures/",
         "GET /api/v1/sync-reports/{report_id}/",
         "GET /api/v1/sync-steps/",
@@ -197,6 +198,7 @@ CASES = {
     "getSyncReport": {"path_parameters": {"report_id": "6f1c1d2e-0000-4000-8000-000000000000"}},
     "listSyncSteps": {},
     "listErrorGroups": {},
+    "getHealth": {},
     "getRecordFailures": {"path_parameters": {"record_id": "00Q0"}},
 }
 

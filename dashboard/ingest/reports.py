@@ -17,6 +17,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
+from dashboard.health import rollups as step_hours
 from dashboard.ingest.failures import StepFailures, failures_write, stored_groups
 from dashboard.ingest.validation import (
     CleanReport,
@@ -234,6 +235,7 @@ def _rebuild_cycle(cycle: SyncCycle, including: ReceivedReport) -> None:
     order; the error groups lose what the cycle had and gain what it has."""
     changes = Changes()
     old_pairs = grouping.cycle_changes(changes, cycle.pk, cycle.started_at, sign=-1)
+    step_hours.cycle_steps_leaving(cycle.pk)
     steps = SyncStep.objects.filter(cycle=cycle)
     FailedRecord.objects.filter(step__in=steps.values("pk")).delete()
     steps.delete()
@@ -266,6 +268,7 @@ def _apply_to_cycle(
     if started_changed:
         # Rare (an engine re-dating its cycle; report_apply rebuilds such a
         # cycle), and on PostgreSQL it moves the rows to their new day.
+        step_hours.cycle_redated(cycle.pk, cycle.started_at)
         steps = SyncStep.objects.filter(cycle=cycle)
         FailedRecord.objects.filter(step__in=steps.values("pk")).update(
             cycle_started_at=cycle.started_at
@@ -284,7 +287,9 @@ def _apply_to_cycle(
             for step in of_cycle.filter(step_id__in=chunk):
                 stored[step.step_id] = step
     before = {step_id: grouping.StepBefore.of(step) for step_id, step in stored.items()}
+    tallies_before = step_hours.tallies_before(stored)
     rows = [merge_step(stored.get(step.step_id), step, cycle) for step in clean.steps]
+    step_hours.new_steps_counted(rows, clean.steps, stored)
     for row in rows:
         # One upsert statement for new and stored steps alike; it returns
         # every row's pk, which the failed records need.
@@ -323,6 +328,8 @@ def _apply_to_cycle(
         changes = Changes()
         grouping.report_changes(changes, cycle.started_at, written, replaced, before_regroup)
         rollups.rollups_write(changes, cycle.started_at)
+    # Last: every report of the hour writes these rows (their locks, the shortest).
+    step_hours.report_tallied(rows, clean.steps, tallies_before)
 
 
 def merge_step(stored: SyncStep | None, incoming: CleanStep, cycle: SyncCycle) -> SyncStep:

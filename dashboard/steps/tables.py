@@ -10,11 +10,14 @@ without rows, 9.9 ms with them, against a budget of 50 ms.
 from typing import TypedDict
 
 import django_tables2 as tables
+from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import get_format
 from django.utils.translation import gettext_lazy as _
 
 from dashboard.choices import COUNTERS, ObjectType, Operation, Status, object_type_label
+from dashboard.health.figures import stuck_before
 from dashboard.models import SyncStep
 from dashboard.times import local_text
 
@@ -42,6 +45,9 @@ class StepRow(TypedDict):
     operation: str
     status: str  # the code, for the badge's class
     status_label: str
+    # For a step in process for longer than SYNC_STATUS_STUCK_MINUTES, what its
+    # "stuck" flag says on hover; None for any other.
+    stuck: str | None
     error_code: str | None
     error_message: str | None
     # Each counter's text, and the link it is: the step's page for a Failed
@@ -59,6 +65,10 @@ class StepCells:
         self.operations = {code: str(label) for code, label in Operation.choices}
         self.statuses = {code: str(label) for code, label in Status.choices}
         self.separator = get_format("THOUSAND_SEPARATOR")
+        self.stuck_before = stuck_before(timezone.now())
+        self.stuck_title = _("Running for more than %(minutes)s minutes") % {
+            "minutes": settings.SYNC_STATUS_STUCK_MINUTES
+        }
 
     def count(self, value: int | None) -> str:
         return NOT_REPORTED if value is None else f"{value:,}".replace(",", self.separator)
@@ -75,6 +85,9 @@ class StepCells:
             operation=self.operations[step.operation],
             status=step.status,
             status_label=self.statuses[step.status],
+            stuck=self.stuck_title
+            if step.status == Status.IN_PROCESS and step.started_at < self.stuck_before
+            else None,
             error_code=step.error_code,
             error_message=step.error_message,
             counts=[

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
+from dashboard.health.rollups import steps_expire
+from dashboard.models import FailedRecord, ReceivedReport, SyncCycle
 from dashboard.storage import partitions
 from dashboard.syncerrors.rollups import rollups_expire
 
@@ -48,7 +49,8 @@ def purge_expired(*, now: datetime | None = None) -> PurgeResult:
         # SQLite). Children first, one statement each: the foreign keys are
         # DO_NOTHING so that Django deletes in SQL instead of loading the rows.
         failed_records, _ = FailedRecord.objects.filter(cycle_started_at__lt=cutoff).delete()
-        steps, _ = SyncStep.objects.filter(cycle_started_at__lt=cutoff).delete()
+        # The steps leave the health figures as they are deleted.
+        steps = steps_expire(cutoff=cutoff)
         cycles, _ = SyncCycle.objects.filter(started_at__lt=cutoff).delete()
         reports, _ = ReceivedReport.objects.filter(received_at__lt=cutoff).delete()
     result = PurgeResult(

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from devtools.bench import error_pages, export, http_ingest, ingestion, pages, purge, suite
+from devtools.bench import error_pages, export, health, http_ingest, ingestion, pages, purge, suite
 from devtools.bench.generate import generate
 from devtools.bench.scratch import scratch_database
 
@@ -42,6 +42,7 @@ class Command(BaseCommand):
         self.say(f"Generating {steps:,} steps and {failures:,} failed records with COPY...")
         start = time.perf_counter()
         generated = generate(steps=steps, failures=failures)
+        health.count_rollups()
         with connection.cursor() as cursor:
             # As a table in its steady state is: otherwise autovacuum wakes up
             # for the rows just inserted and competes with the measurements.
@@ -58,6 +59,8 @@ class Command(BaseCommand):
         pages.measure_page(results, runs)
         self.say("Sync errors pages...")
         error_pages.measure_error_pages(results, runs)
+        self.say("Health...")
+        health.measure_health(results, runs)
         self.say("Export...")
         export.measure_export(results, min(1_000_000, failures))
         self.say("Ingestion...")
