@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from devtools.bench import export, http_ingest, ingestion, pages, purge, suite
+from devtools.bench import export, http_ingest, ingestion, live, pages, purge, suite
 from devtools.bench.generate import generate
 from devtools.bench.scratch import scratch_database
 
@@ -55,6 +55,8 @@ class Command(BaseCommand):
         )
         self.say("Page...")
         pages.measure_page(results, runs)
+        self.say("Live poll...")
+        live.measure_live(results, runs)
         self.say("Export...")
         export.measure_export(results, min(1_000_000, failures))
         self.say("Ingestion...")
@@ -105,6 +107,10 @@ that it cannot rot, without judging its timings.
   Filtered: 24 hours, one object, one status (the admin: object and status).
   Before any measure the data is vacuumed and analysed, as a table in its
   steady state is.
+- **Live poll**: server time of the Sync Status page's poll, as htmx sends
+  it, through the test client: with nothing applied since the page's state
+  (204), and after a report changed the newest step (its row swapped in
+  place), against reloading page 1, which the poll saves.
 - **Export**: the CSV download consumed in a forked process, as a web worker
   would serve it; peak RSS is that process's VmHWM, reset before the request.
   The baselines: `psql -c "\\copy (same query) to stdout csv"`, and
