@@ -57,6 +57,10 @@ class SyncStep(models.Model):
     # (dashboard/health/rollups.py): the health figures count a range of
     # steps' failed records from the steps alone.
     stored_failures = models.BigIntegerField(default=0, db_default=0)
+    # The live mark (LiveMark) of the last report that wrote this step: an
+    # open page asks for the steps written since the mark it last saw. A
+    # database default, so that a COPY or a raw insert may leave it out.
+    live_mark = models.BigIntegerField(db_default=0)
 
     class Meta:
         permissions = [("view_sync_status", "Can view the sync status dashboard")]
@@ -348,3 +352,16 @@ class StepHour(models.Model):
 
     def __str__(self):
         return f"{self.hour:%Y-%m-%d %H}h {self.status}: {self.steps}"
+
+
+class LiveMark(models.Model):
+    """One row: how many reports have been applied, which each applied report
+    stamps on the steps it wrote (SyncStep.live_mark). Taken last in the
+    applying transaction and held until its commit, so that marks become
+    visible in the order they were given: a page that has seen mark N has
+    seen every step written under a smaller one (dashboard/ingest/live_marks.py)."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"live mark {self.value}"

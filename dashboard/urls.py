@@ -3,6 +3,7 @@ from django.urls import path, register_converter
 from dashboard.health import api as health_api
 from dashboard.steps import api as steps_api
 from dashboard.steps import detail as step_detail
+from dashboard.steps import live as steps_live
 from dashboard.steps import views as steps
 from dashboard.syncerrors import api as errors_api
 from dashboard.syncerrors import views as errors
@@ -20,6 +21,11 @@ urlpatterns = [
     path("healthz", healthz.healthz, name="healthz"),
     path("preferences/", views.preferences, name="preferences"),
     path("integration/salesforce/sync-status/", steps.sync_status, name="sync-status"),
+    path(
+        "integration/salesforce/sync-status/live/",
+        steps_live.sync_status_live,
+        name="sync-status-live",
+    ),
     path(
         "integration/salesforce/sync-status/export.csv",
         steps.sync_errors_export,

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django.forms",
     "django_filters",
     "django_tables2",
+    "django_htmx",
     "dashboard",
 ]
 
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "dashboard.web.middleware.user_time_zone",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -190,6 +192,9 @@ SYNC_STATUS_STALE_MINUTES = (
 )
 # A step still running this many minutes after it started is flagged as stuck.
 SYNC_STATUS_STUCK_MINUTES = int(os.environ.get("SYNC_STATUS_STUCK_MINUTES", "60"))
+# An open Sync Status page (page 1, default order) asks for what changed this
+# often; 0 turns it off (docs/dashboard.md).
+SYNC_STATUS_LIVE_SECONDS = int(os.environ.get("SYNC_STATUS_LIVE_SECONDS", "15"))
 
 # --- Celery -----------------------------------------------------------------
 

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.django_db
 PAGES = {
     "integration/salesforce/sync-status/",
     "integration/salesforce/sync-status/export.csv",
+    # The page's poll: htmx asks it for what changed (docs/dashboard.md).
+    "integration/salesforce/sync-status/live/",
     "integration/salesforce/cycles/<engine_id:cycle_id>/",
     "integration/salesforce/cycles/<engine_id:cycle_id>/steps/<engine_id:step_id>/",
     "integration/salesforce/cycles/<engine_id:cycle_id>/steps/<engine_id:step_id>/export.csv",
@@ -53,7 +55,12 @@ def served_patterns() -> list[str]:
 
 # What a pattern needs to name something that exists, for the answers past
 # the access check to be a 200 (a step with failures, its cycle, a record, their group).
-QUERIES = {"integration/salesforce/records/": "?marketo_id=m-shared"}
+QUERIES = {
+    "integration/salesforce/records/": "?marketo_id=m-shared",
+    "integration/salesforce/sync-status/live/": "?live_mark=0&live_rows=",
+}
+# What a pattern needs to be asked as it is meant to be: the poll by htmx.
+HEADERS = {"integration/salesforce/sync-status/live/": {"HTTP_HX_REQUEST": "true"}}
 
 
 def concrete(pattern: str, examples: dict | None = None) -> str:
@@ -122,7 +129,7 @@ def test_a_page_or_the_read_api_serves_a_user_with_the_permission(
     client, permitted, examples, pattern
 ):
     client.force_login(permitted)
-    assert client.get(concrete(pattern, examples)).status_code == 200
+    assert client.get(concrete(pattern, examples), **HEADERS.get(pattern, {})).status_code == 200
 
 
 def test_a_superuser_has_the_permission(client):

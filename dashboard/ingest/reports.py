@@ -19,6 +19,7 @@ from django.utils import timezone
 from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
 from dashboard.health import rollups as step_hours
 from dashboard.ingest.failures import StepFailures, failures_write, stored_groups
+from dashboard.ingest.live_marks import live_marks_stamp
 from dashboard.ingest.validation import (
     CleanReport,
     CleanStep,
@@ -136,12 +137,17 @@ def report_apply(*, report_pk: int) -> str:
             # A cycle re-dated by this report is rebuilt too: its rows move to
             # another day, and its records' latest cycle may move either way.
             redated = cycle.started_at != clean.cycle_started_at and cycle.steps.exists()
+        # Each branch ends by stamping the live mark: last, as its lock is
+        # held until the commit (dashboard/ingest/live_marks.py).
         if later_applied or redated:
             _rebuild_cycle(cycle, including=report)
             outcome = "rebuilt"
+            live_marks_stamp(cycle=cycle, step_ids=None)
         else:
             _apply_to_cycle(cycle, clean, created=created)
             outcome = "applied"
+            if clean.steps:
+                live_marks_stamp(cycle=cycle, step_ids=[step.step_id for step in clean.steps])
         updated = ReceivedReport.objects.filter(pk=report.pk).update(
             status=ReceivedReport.State.APPLIED, applied_at=timezone.now(), error=None
         )

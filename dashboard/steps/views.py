@@ -5,14 +5,14 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from dashboard.health.strip import health_strip
+from dashboard.ingest.live_marks import live_mark_current
 from dashboard.steps.export import export_response
 from dashboard.steps.filters import SyncStepFilter
+from dashboard.steps.live import is_live, page_live
 from dashboard.steps.selectors import visible_steps, with_step_page_facts
-from dashboard.steps.tables import SyncStepTable
+from dashboard.steps.tables import ROWS_PER_PAGE, SyncStepTable
 from dashboard.web.access import page_permission_required
 from dashboard.web.paging import PastTheEndPaginator
-
-ROWS_PER_PAGE = 50
 
 
 @page_permission_required
@@ -31,11 +31,16 @@ def sync_status(request):
     if not filterset.is_valid():
         # The form again, with a message next to each filter it could not read.
         return render(request, "dashboard/sync_status.html", context, status=400)
+    # The live mark is read before the rows, as a poll does (steps/live.py).
+    live_mark = live_mark_current() if is_live(filterset) else None
     table = SyncStepTable(with_step_page_facts(filterset.qs), order_by=filterset.sort_order)
     table.paginate(
         paginator_class=PastTheEndPaginator, page=filterset.page_number, per_page=ROWS_PER_PAGE
     )
     context.update(table=table, chips=filterset.chips())
+    if live_mark is not None:
+        live = page_live(table=table, mark=live_mark, query=context["export_query"])
+        context.update(uses_htmx=True, live=live)
     return render(request, "dashboard/sync_status.html", context)
 
 

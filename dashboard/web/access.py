@@ -4,6 +4,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django_htmx.http import HttpResponseClientRefresh
 
 from dashboard.ingest.tokens import has_bearer, token_authenticate
 from dashboard.models import IngestToken
@@ -18,6 +19,11 @@ def page_permission_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.is_authenticated:
+            if request.htmx:
+                # A page's poll after its session ended: the page is loaded
+                # again, and goes to the login form, rather than have htmx
+                # follow the redirect and swap the form in nowhere.
+                return HttpResponseClientRefresh()
             return redirect_to_login(request.get_full_path())
         if not request.user.has_perm(PERMISSION):
             raise PermissionDenied

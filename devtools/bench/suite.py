@@ -17,6 +17,7 @@ from django.test import Client
 
 PAGE = "/integration/salesforce/sync-status/"
 EXPORT = "/integration/salesforce/sync-status/export.csv"
+LIVE = "/integration/salesforce/sync-status/live/"  # the page's poll (devtools/bench/live.py)
 ADMIN = "/admin/dashboard/syncstep/"
 
 

@@ -5,7 +5,17 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from devtools.bench import error_pages, export, health, http_ingest, ingestion, pages, purge, suite
+from devtools.bench import (
+    error_pages,
+    export,
+    health,
+    http_ingest,
+    ingestion,
+    live,
+    pages,
+    purge,
+    suite,
+)
 from devtools.bench.generate import generate
 from devtools.bench.scratch import scratch_database
 
@@ -61,6 +71,8 @@ class Command(BaseCommand):
         error_pages.measure_error_pages(results, runs)
         self.say("Health...")
         health.measure_health(results, runs)
+        self.say("Live poll...")
+        live.measure_live(results, runs)
         self.say("Export...")
         export.measure_export(results, min(1_000_000, failures))
         self.say("Ingestion...")
@@ -118,6 +130,10 @@ that it cannot rot, without judging its timings.
   failures of the window in `dashboard_failedrecord`, timed in turns with
   ours. The group page is the first page of the record-level group with the
   most failures; the timeline is that group's most frequent record's.
+- **Live poll**: server time of the Sync Status page's poll, as htmx sends
+  it, through the test client: with nothing applied since the page's state
+  (204), and after a report changed the newest step (its row swapped in
+  place), against reloading page 1, which the poll saves.
 - **Export**: the CSV download consumed in a forked process, as a web worker
   would serve it; peak RSS is that process's VmHWM, reset before the request.
   The baselines: `psql -c "\\copy (same query) to stdout csv"`, and
