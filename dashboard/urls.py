@@ -27,6 +27,11 @@ urlpatterns = [
         name="sync-status-live",
     ),
     path(
+        "integration/salesforce/sync-status/live/health/",
+        steps_live.sync_status_live_health,
+        name="sync-status-live-health",
+    ),
+    path(
         "integration/salesforce/sync-status/export.csv",
         steps.sync_errors_export,
         name="sync-status-export",

@@ -20,6 +20,8 @@ PAGES = {
     "integration/salesforce/sync-status/export.csv",
     # The page's poll: htmx asks it for what changed (docs/dashboard.md).
     "integration/salesforce/sync-status/live/",
+    # ... and the health strip above it, refreshed on its own.
+    "integration/salesforce/sync-status/live/health/",
     "integration/salesforce/cycles/<engine_id:cycle_id>/",
     "integration/salesforce/cycles/<engine_id:cycle_id>/steps/<engine_id:step_id>/",
     "integration/salesforce/cycles/<engine_id:cycle_id>/steps/<engine_id:step_id>/export.csv",
@@ -60,7 +62,10 @@ QUERIES = {
     "integration/salesforce/sync-status/live/": "?live_mark=0&live_rows=",
 }
 # What a pattern needs to be asked as it is meant to be: the poll by htmx.
-HEADERS = {"integration/salesforce/sync-status/live/": {"HTTP_HX_REQUEST": "true"}}
+HEADERS = {
+    "integration/salesforce/sync-status/live/": {"HTTP_HX_REQUEST": "true"},
+    "integration/salesforce/sync-status/live/health/": {"HTTP_HX_REQUEST": "true"},
+}
 
 
 def concrete(pattern: str, examples: dict | None = None) -> str:

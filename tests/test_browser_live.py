@@ -73,9 +73,16 @@ def test_new_and_finished_steps_show_up_in_place_with_the_filter_kept(
     # What a reload would lose: a mark on the window, the open panel, the scroll.
     page.evaluate("window.liveMarker = 'still here'")
     page.locator("details.filter-panel summary").click()
-    page.mouse.wheel(0, 400)
-    page.wait_for_function("window.scrollY >= 300")
+    # Down the table, its first rows out of sight above the window, the
+    # window's top halfway down a row.
+    sixth = page.locator("table.steps tbody tr").nth(5).bounding_box()
+    page.mouse.wheel(0, sixth["y"] + sixth["height"] / 2)
+    page.wait_for_function(
+        "document.querySelector('table.steps tbody tr').getBoundingClientRect().bottom < 0"
+    )
     before = row_at_the_top_of_the_view(page)
+    steps_of_the_last_day = page.locator("#health table.comparison tr").nth(2).locator("td").first
+    expect(steps_of_the_last_day).to_have_text("32")
 
     finished = {**running_lead(), "status": "succeeded", "ended_at": iso(recent(1))}
     finished["counts"] = {"new": 7, "updated": 1500, "failed": 0, "skipped": 2}
@@ -93,6 +100,7 @@ def test_new_and_finished_steps_show_up_in_place_with_the_filter_kept(
         ["Lead", "Pull Updates", "Succeeded"],
     ]
     assert shown[1][5:] == ["7", "1,500", "—", "0", "2"], "the running step finished in place"
+    expect(steps_of_the_last_day).to_have_text("34")  # the strip refreshed itself too
     assert all(row[2] == "Lead" for row in shown), "the filter is kept: no contact step"
     assert len(shown) == 32
     assert page.evaluate("window.liveMarker") == "still here", "the page was not reloaded"

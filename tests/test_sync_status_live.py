@@ -1,6 +1,7 @@
 """docs/dashboard.md, "The page keeps itself current": the Sync Status page's
 poll, as the page sends it and as htmx would swap its answer in."""
 
+import json
 import re
 from html import unescape
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.django_db
 
 PAGE = "/integration/salesforce/sync-status/"
 LIVE = "/integration/salesforce/sync-status/live/"
+STRIP = "/integration/salesforce/sync-status/live/health/"
 HTMX = {"HTTP_HX_REQUEST": "true"}
 CYCLE_START = recent(180)
 SWAPPED = re.compile(r"<template>\s*(<(tr|tbody)\b[^>]*>.*?</\2>)\s*</template>", re.S)
@@ -110,6 +112,44 @@ def test_a_new_step_appears_at_the_top_and_the_next_poll_is_quiet(admin_client, 
         live_row_id("cyc-1", "lead.pull_updates"),
     ]
     assert poll(admin_client, after).status_code == 204
+
+
+def test_a_poll_that_brought_changes_has_the_health_strip_refresh_itself(admin_client, ingest):
+    ingest(report(make_step("lead.pull_updates", started_at=recent(30))))
+    state = open_page(admin_client)
+    assert "HX-Trigger-After-Settle" not in poll(admin_client, state).headers
+    ingest(report(make_step("contact.pull_updates", started_at=recent(10), object_type="contact")))
+
+    assert json.loads(poll(admin_client, state).headers["HX-Trigger-After-Settle"]) == {
+        "health-changed": {}
+    }
+
+
+def steps_of_the_last_day(html: str) -> str:
+    return re.search(r"<th scope=\"row\">Steps</th><td class=\"num\">([^<]*)</td>", html)[1]
+
+
+def test_the_health_strip_refreshes_itself_with_the_figures_of_now(admin_client, ingest):
+    ingest(report(make_step("lead.pull_updates", started_at=recent(30))))
+    page = admin_client.get(PAGE).content.decode()
+    assert f'hx-get="{STRIP}"' in page
+    assert "health-changed from:body" in page
+    assert steps_of_the_last_day(page) == "1"
+    ingest(report(make_step("contact.pull_updates", started_at=recent(10), object_type="contact")))
+
+    strip = admin_client.get(STRIP, **HTMX).content.decode()
+
+    assert 'id="health"' in strip
+    assert steps_of_the_last_day(strip) == "2"
+
+
+def test_the_strip_of_a_page_that_does_not_poll_stays_still(admin_client, ingest):
+    ingest(report(make_step()))
+    assert f'hx-get="{STRIP}"' not in admin_client.get(PAGE + "?page=2").content.decode()
+
+
+def test_the_strips_address_opened_in_a_browser_leads_to_the_page(admin_client):
+    assert admin_client.get(STRIP).url == PAGE
 
 
 def test_a_new_step_goes_where_its_start_puts_it(admin_client, ingest):

@@ -8,6 +8,9 @@ changed, swapped out of band: the rows that left the page deleted, those
 written since the mark replaced in place, the new ones inserted where they
 belong, and the new state. The server wrote every state the page holds, so
 it knows which rows the page has without keeping anything of it.
+
+The health strip above the table refreshes itself by a request of its own,
+every minute and right after a poll that brought changes.
 """
 
 import re
@@ -22,8 +25,9 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 
+from dashboard.health.strip import health_strip
 from dashboard.ingest.live_marks import live_mark_current
 from dashboard.models import SyncStep
 from dashboard.steps.filters import SyncStepFilter
@@ -40,6 +44,9 @@ from dashboard.web.access import page_permission_required
 MARK = re.compile(r"[0-9]{1,18}")
 ROW_ID = re.compile(r"[0-9a-f]{12}")
 ROWS_TARGET = "#live-rows"
+# The health strip's own refresh (strip_live).
+HEALTH_REFRESH_SECONDS = 60
+HEALTH_CHANGED = "health-changed"
 
 
 @dataclass(frozen=True)
@@ -206,4 +213,30 @@ def sync_status_live(request):
         "columns": len(SyncStepTable.base_columns),
         "empty_text": SyncStepTable._meta.empty_text,
     }
-    return render(request, "dashboard/live_poll.html", context)
+    # Once the rows are in, the strip asks for itself again (sync_status_live_health): a
+    # poll stays one cheap thing, and the rows never wait for the figures.
+    return trigger_client_event(
+        render(request, "dashboard/live_poll.html", context), HEALTH_CHANGED, after="settle"
+    )
+
+
+def strip_live() -> dict:
+    """How the health strip of a live page refreshes itself: every
+    HEALTH_REFRESH_SECONDS, as its words move by the minute ("3 minutes ago",
+    stale), and at once after a poll that brought changes."""
+    return {
+        "url": reverse("sync-status-live-health"),
+        "seconds": HEALTH_REFRESH_SECONDS,
+        "event": HEALTH_CHANGED,
+    }
+
+
+@require_GET
+@never_cache
+@vary_on_headers("HX-Request")
+@page_permission_required
+def sync_status_live_health(request):
+    """The health strip alone, for a live page to swap in place of its own."""
+    if not request.htmx:
+        return redirect("sync-status")
+    return render(request, "health/strip.html", health_strip())

@@ -8,7 +8,7 @@ from dashboard.health.strip import health_strip
 from dashboard.ingest.live_marks import live_mark_current
 from dashboard.steps.export import export_response
 from dashboard.steps.filters import SyncStepFilter
-from dashboard.steps.live import is_live, page_live
+from dashboard.steps.live import is_live, page_live, strip_live
 from dashboard.steps.selectors import visible_steps, with_step_page_facts
 from dashboard.steps.tables import ROWS_PER_PAGE, SyncStepTable
 from dashboard.web.access import page_permission_required
@@ -40,7 +40,7 @@ def sync_status(request):
     context.update(table=table, chips=filterset.chips())
     if live_mark is not None:
         live = page_live(table=table, mark=live_mark, query=context["export_query"])
-        context.update(uses_htmx=True, live=live)
+        context.update(uses_htmx=True, live=live, strip_live=strip_live())
     return render(request, "dashboard/sync_status.html", context)
 
 
