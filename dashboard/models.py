@@ -314,3 +314,13 @@ class RetentionMark(models.Model):
 
     def __str__(self):
         return f"groups expired before {self.groups_expired_before.isoformat()}"
+
+
+# --- Alerts: their models live in their room --------------------------------
+
+from dashboard.alerts.models import (  # noqa: E402, F401
+    AlertDestination,
+    AlertRule,
+    Incident,
+    Notice,
+)
