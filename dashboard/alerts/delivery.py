@@ -40,6 +40,7 @@ def notice_deliver(*, notice_pk: int, now: datetime | None = None) -> str:
     """Send one notice if it is due and nobody holds it. Returns "sent",
     "retry" (it failed, and will be tried again), "failed" (given up) or
     "skipped" (sent already, held by another worker, or not due yet)."""
+    # `now`: the sweep's clock, or a test's moved one.
     now = now or timezone.now()
     claimed = (
         Notice.objects.filter(_claimable(now), pk=notice_pk)
@@ -51,7 +52,7 @@ def notice_deliver(*, notice_pk: int, now: datetime | None = None) -> str:
     notice = Notice.objects.select_related("destination").get(pk=notice_pk)
     destination = notice.destination
     error = destination_send(url=destination.url, title=notice.title, body=notice.body)
-    done = timezone.now()
+    done = max(now, timezone.now())
     if error is None:
         Notice.objects.filter(pk=notice_pk).update(
             state=Notice.State.SENT, sent_at=done, last_error=""

@@ -77,10 +77,13 @@ def url_secrets(url: str) -> set[str]:
     the values of its arguments that may hold one."""
     plugin = apprise.Apprise.instantiate(url) if url else None
     schema, _, rest = url.partition("://")
-    if plugin is None or schema == CONSOLE_SCHEMA:
-        # Only the address can be shown back: a password may be anywhere else.
-        parts = urlsplit(url)
-        public = {schema, parts.hostname or "", parts.username or ""}
+    if schema == CONSOLE_SCHEMA:
+        # Ours: an address, and nothing else to show back.
+        address = urlsplit(url)
+        public = {schema, address.hostname or "", address.username or ""}
+    elif plugin is None:
+        # Unreadable: which part is a token is anyone's guess; its host is not.
+        public = {schema, urlsplit(url).hostname or ""}
     else:
         public = set(URL_DELIMITERS.split(unquote(plugin.url(privacy=True))))
     parts = {part for part in URL_DELIMITERS.split(unquote(url)) if len(part) >= SHORTEST_SECRET}
