@@ -3,89 +3,22 @@ real SMTP server gets the e-mail, a local HTTP server the webhook's JSON; a
 destination that answers 500 is retried with backoff and shows its last
 error; a destination's secrets never appear in what is stored or logged."""
 
-import email
 import json
 import logging
-import threading
 from datetime import timedelta
-from email.policy import default as email_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from dashboard.alerts.delivery import notice_deliver, notices_due
 from dashboard.alerts.models import AlertDestination, Incident, Notice
 from dashboard.alerts.rules import alert_rule_create
 from dashboard.tasks import sweep_unsent_notices
-from devtools.processes import free_port
 from tests.conftest import make_report, make_step, recent
+from tests.receivers import smtp_server_fixture, webhook_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 SECRET = "hunter2-webhook-secret"
-
-
-class Mailbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email_policy))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller.port, mailbox
-    controller.stop()
-
-
-class Webhook:
-    """An HTTP server that answers with the next of `statuses` (the last one
-    again once they run out) and keeps what it was sent."""
-
-    def __init__(self, statuses=(200,)):
-        self.statuses = list(statuses)
-        self.received = []
-        webhook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                webhook.received.append((self.path, dict(self.headers), json.loads(body)))
-                status = (
-                    webhook.statuses.pop(0) if len(webhook.statuses) > 1 else webhook.statuses[0]
-                )
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def webhook():
-    servers = []
-
-    def start(statuses=(200,)):
-        servers.append(Webhook(statuses))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def failed_step_report(cycle_id="cyc-1", minutes_ago=50):
