@@ -108,7 +108,8 @@ def enqueue_report_apply(report_pk: int) -> None:
 @shared_task
 def sweep_pending_reports(limit: int = 1000) -> int:
     """Apply reports still waiting well after they were received: their task was
-    lost (broker down when they came in, Redis restarted, worker killed)."""
+    lost (broker down when they came in, Redis restarted, worker killed); and
+    evaluate the alert rules against those applied whose evaluation was lost."""
     grace = timedelta(seconds=settings.SYNC_STATUS_SWEEP_GRACE_SECONDS)
     pending = (
         ReceivedReport.objects.filter(
@@ -123,6 +124,12 @@ def sweep_pending_reports(limit: int = 1000) -> int:
         swept += 1
     if swept:
         log.info("sweep applied pending reports count=%d", swept)
+    # Applied, but their alerts evaluation was lost with its task or worker.
+    unevaluated = evaluation.reports_unevaluated(applied_before=timezone.now() - grace)
+    for report_pk in unevaluated:
+        evaluate_report_alerts.apply(args=[report_pk])
+    if unevaluated:
+        log.info("sweep evaluated alerts of applied reports count=%d", len(unevaluated))
     return swept
 
 

@@ -5,6 +5,7 @@ a test module imports their functions to use them."""
 import email
 import json
 import threading
+import time
 from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,20 +35,25 @@ def smtp_server_fixture():
 
 class Webhook:
     """An HTTP server that answers with the next of `statuses` (the last one
-    again once they run out) and keeps what it was sent."""
+    again once they run out) and keeps what it was sent. It answers after
+    `delay` seconds, and the first request after `hold_first` (a receiver
+    slow enough for a worker to be caught sending)."""
 
-    def __init__(self, statuses=(200,)):
+    def __init__(self, statuses=(200,), delay=0.0, hold_first=0.0):
         self.statuses = list(statuses)
         self.received = []
+        self.lock = threading.Lock()
         webhook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                webhook.received.append((self.path, dict(self.headers), json.loads(body)))
-                status = (
-                    webhook.statuses.pop(0) if len(webhook.statuses) > 1 else webhook.statuses[0]
-                )
+                with webhook.lock:
+                    first = not webhook.received
+                    webhook.received.append((self.path, dict(self.headers), json.loads(body)))
+                    statuses = webhook.statuses
+                    status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
+                time.sleep(hold_first if first and hold_first else delay)
                 self.send_response(status)
                 self.end_headers()
 
@@ -67,8 +73,8 @@ class Webhook:
 def webhook_fixture():
     servers = []
 
-    def start(statuses=(200,)):
-        servers.append(Webhook(statuses))
+    def start(statuses=(200,), **timing):
+        servers.append(Webhook(statuses, **timing))
         return servers[-1]
 
     yield start

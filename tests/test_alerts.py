@@ -55,7 +55,7 @@ def test_a_failed_step_opens_an_incident_about_its_object_and_operation(ingest):
     [opening] = notices()
     assert opening.kind == "opens"
     assert f"Incident #{incident.pk} opens" in opening.title
-    assert "Lead · Pull Updates failed" in opening.body
+    assert "Lead / Pull Updates failed" in opening.body
     assert opening.state == "sent"
 
 
@@ -225,3 +225,20 @@ def test_ingestion_goes_on_when_alert_evaluation_fails(ingest, monkeypatch):
     monkeypatch.setattr(evaluation, "alerts_evaluate_report", broken)
     [report] = ingest(cycle(1, step("pull.lead", 50, "failed")))
     assert report.status == ReceivedReport.State.APPLIED
+
+
+def test_an_evaluation_lost_with_its_worker_is_done_by_the_sweep(ingest, monkeypatch):
+    from dashboard import tasks
+
+    rule()
+    monkeypatch.setattr(tasks, "enqueue_alerts_evaluation", lambda report_pk: None)
+    [report] = ingest(cycle(1, step("pull.lead", 50, "failed")))
+    assert not Incident.objects.exists()
+
+    ReceivedReport.objects.filter(pk=report.pk).update(
+        applied_at=timezone.now() - timedelta(minutes=5)
+    )
+    tasks.sweep_pending_reports.apply()
+    assert Incident.objects.count() == 1
+    tasks.sweep_pending_reports.apply()
+    assert len(notices()) == 1

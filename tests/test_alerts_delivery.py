@@ -41,7 +41,7 @@ def test_an_opening_reaches_a_real_smtp_server_as_an_email(ingest, smtp_server, 
     incident = Incident.objects.get()
     assert message["To"] == "ops@example.com"
     assert message["Subject"] == (
-        f"[Sync Status] Incident #{incident.pk} opens: Lead · Pull Updates failed"
+        f"[Sync Status] Incident #{incident.pk} opens: Lead / Pull Updates failed"
     )
     text = message.get_body(("plain",)).get_content()
     assert "step pull.lead of cycle cyc-1 ended Failed" in text
@@ -67,11 +67,11 @@ def test_a_resolution_reaches_a_webhook_as_json(ingest, webhook):
 
     incident = Incident.objects.get()
     assert [(path, sent["title"]) for path, _, sent in receiver.received] == [
-        ("/hooks/sync", f"[Sync Status] Incident #{incident.pk} opens: Lead · Pull Updates failed"),
+        ("/hooks/sync", f"[Sync Status] Incident #{incident.pk} opens: Lead / Pull Updates failed"),
         (
             "/hooks/sync",
             f"[Sync Status] Incident #{incident.pk} resolves: "
-            "Lead · Pull Updates is back to normal",
+            "Lead / Pull Updates is back to normal",
         ),
     ]
     resolution = receiver.received[1][2]["message"]

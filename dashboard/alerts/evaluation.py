@@ -79,7 +79,24 @@ def alerts_evaluate_report(*, report_pk: int) -> list[int]:
     if Incident.objects.filter(rule__kind=Kind.SYNC_STALE, resolved_at__isnull=True).exists():
         # A cycle started: the sync is no longer stale, and need not wait for the clock.
         _evaluate_stale(timezone.now(), outcome)
+    ReceivedReport.objects.filter(pk=report_pk, status=ReceivedReport.State.APPLIED).update(
+        alerts_evaluated_at=timezone.now()
+    )
     return outcome.notice_pks
+
+
+def reports_unevaluated(*, applied_before: datetime, limit: int = 1000) -> list[int]:
+    """Reports applied a while ago whose evaluation never finished (its task
+    was lost, or its worker died): the sweep evaluates them."""
+    return list(
+        ReceivedReport.objects.filter(
+            status=ReceivedReport.State.APPLIED,
+            alerts_evaluated_at__isnull=True,
+            applied_at__lt=applied_before,
+        )
+        .order_by("applied_at")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def alerts_evaluate_clock(*, now: datetime) -> list[int]:

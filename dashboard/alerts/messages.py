@@ -41,7 +41,7 @@ def subject(incident: Incident) -> str:
     name = object_type_label(incident.object_type)
     if incident.object_name:
         name = f"{name} {incident.object_name}"
-    return f"{name} · {Operation(incident.operation).label}"
+    return f"{name} / {Operation(incident.operation).label}"
 
 
 def incident_link(incident: Incident, kind: str) -> str:

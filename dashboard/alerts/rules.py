@@ -77,3 +77,18 @@ def alert_rule_create(
                 rule=rule, url=destination.url, masked_url=destination.masked
             )
     return rule
+
+
+EXAMPLE_RULE_NAME = "Example: a step failed"
+EXAMPLE_DESTINATION = "console://admin@localhost"
+
+
+def example_rule_ensure() -> AlertRule | None:
+    """The embedded default's example: any failed step, e-mailed to the
+    console, so that a new user sees a notice arrive. Made once, on a
+    database with no rule yet; None when there are rules already."""
+    if AlertRule.objects.exists():
+        return None
+    return alert_rule_create(
+        name=EXAMPLE_RULE_NAME, kind=AlertRule.Kind.STEP_FAILED, destinations=[EXAMPLE_DESTINATION]
+    )
