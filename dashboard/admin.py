@@ -120,7 +120,7 @@ class DestinationForm(forms.ModelForm):
     url = forms.CharField(
         label=_("Apprise URL"),
         required=False,
-        widget=WriteOnlyInput(attrs={"size": 70, "autocomplete": "off", "spellcheck": "false"}),
+        widget=WriteOnlyInput(attrs={"size": 26, "autocomplete": "off", "spellcheck": "false"}),
         help_text=_(
             "Such as mailtos://user:password@smtp.example.com?to=ops@example.com, "
             "slack://TokenA/TokenB/TokenC/#channel or json://hooks.example.com/path. "
@@ -187,6 +187,16 @@ class AlertRuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
         fields = ["name", "kind", "threshold", "object_types", "operations", "enabled"]
+        help_texts = {
+            "kind": _(
+                "A step failed: a step ends failed or cleaned up, until a later one of its "
+                "object and operation succeeds. Failed records: a step ends with at least "
+                "the threshold, until a later one has fewer. A new error group: a group is "
+                "first seen (one notice). The sync is stale: no cycle has started for "
+                "longer than usual, until one starts."
+            ),
+            "threshold": _("For failed records: how many failed records in one step fire it."),
+        }
 
 
 @admin.register(AlertRule)

@@ -242,3 +242,13 @@ def test_an_evaluation_lost_with_its_worker_is_done_by_the_sweep(ingest, monkeyp
     assert Incident.objects.count() == 1
     tasks.sweep_pending_reports.apply()
     assert len(notices()) == 1
+
+
+def test_a_notice_speaks_the_sites_language(ingest, settings):
+    settings.LANGUAGE_CODE = "fr"
+    rule()
+    ingest(cycle(1, step("pull.lead", 50, "failed")))
+    [opening] = notices()
+    assert "Ouverture de l'incident n°" in opening.title
+    assert "Ce qui s’est passé : Lead / Extraire les mises à jour a échoué" in opening.body
+    assert f"Incident: {opening.incident_id} (opens)" in opening.body

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from dashboard.alerts.destinations import destination_send
 from dashboard.alerts.models import AlertDestination, Notice
@@ -96,14 +97,13 @@ def notices_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
 def destination_test(*, destination: AlertDestination) -> str | None:
     """Send a test notice straight away; None when it went, else the error
     (masked), which the destination then shows as its last error."""
-    error = destination_send(
-        url=destination.url,
-        title="[Sync Status] Test notice",
-        body=(
-            f'A test notice of the alert rule "{destination.rule.name}", sent from '
-            f"{settings.SYNC_STATUS_BASE_URL}/ on request. Nothing is wrong.\n"
-        ),
-    )
+    with translation.override(settings.LANGUAGE_CODE):
+        title = "[Sync Status] " + _("Test notice")
+        body = _(
+            'A test notice of the alert rule "%(rule)s", sent from %(site)s/ on request. '
+            "Nothing is wrong."
+        ) % {"rule": destination.rule.name, "site": settings.SYNC_STATUS_BASE_URL}
+    error = destination_send(url=destination.url, title=title, body=body + "\n")
     done = timezone.now()
     if error is None:
         AlertDestination.objects.filter(pk=destination.pk).update(last_sent_at=done)

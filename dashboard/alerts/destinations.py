@@ -68,7 +68,18 @@ def _private_url(plugin, url: str) -> str:
     if url.startswith(f"{CONSOLE_SCHEMA}://"):
         # Our own schema renders as a bare "console://"; the address says more.
         return mask_url(url)
-    return mask_secrets(plugin.url(privacy=True), url)
+    # Decoded for reading (an address rather than its %40), masked again after.
+    rendered = unquote(mask_secrets(_given_arguments_only(plugin.url(privacy=True), url), url))
+    return mask_secrets(rendered, url)
+
+
+def _given_arguments_only(rendered: str, url: str) -> str:
+    """Apprise's rendering without the arguments it adds of its own accord
+    (overflow=upstream&retry=0&...): the URL as its author would know it."""
+    base, _, query = rendered.partition("?")
+    given = {name for name, _ in parse_qsl(url.partition("?")[2], keep_blank_values=True)}
+    kept = [part for part in query.split("&") if part and unquote(part.split("=", 1)[0]) in given]
+    return base + (f"?{'&'.join(kept)}" if kept else "")
 
 
 def url_secrets(url: str) -> set[str]:
