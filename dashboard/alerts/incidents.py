@@ -86,15 +86,23 @@ def incident_open(
     return incident
 
 
-def incident_count(*, incident: Incident, at: datetime, failed_records: int) -> None:
-    """One more step fired the open incident. Counted once: a step no later
-    than the latest counted (a report applied again) adds nothing."""
-    Incident.objects.filter(pk=incident.pk, last_seen_at__lt=at).update(
-        occurrences=F("occurrences") + 1,
+def incident_count(
+    *,
+    incident: Incident,
+    first_at: datetime,
+    last_at: datetime,
+    occurrences: int,
+    failed_records: int,
+) -> None:
+    """More steps, started from `first_at` to `last_at`, fired the open
+    incident. Counted once: steps no later than the latest counted (a report
+    applied again) add nothing."""
+    Incident.objects.filter(pk=incident.pk, last_seen_at__lt=first_at).update(
+        occurrences=F("occurrences") + occurrences,
         failed_records=F("failed_records") + failed_records,
-        last_seen_at=at,
+        last_seen_at=last_at,
     )
-    incident.last_seen_at = max(incident.last_seen_at, at)
+    incident.last_seen_at = max(incident.last_seen_at, last_at)
 
 
 def incident_resolve(
