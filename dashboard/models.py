@@ -166,11 +166,19 @@ class ReceivedReport(models.Model):
     applied_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(null=True, blank=True)
+    # When the alert rules were evaluated against it once applied: an
+    # evaluation lost with its worker is done again by the sweep.
+    alerts_evaluated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["cycle_external_id", "id"], name="report_cycle"),
             models.Index(fields=["id"], name="report_pending", condition=Q(status="accepted")),
+            models.Index(
+                fields=["applied_at"],
+                name="report_unevaluated",
+                condition=Q(status="applied", alerts_evaluated_at__isnull=True),
+            ),
         ]
 
     def __str__(self):
@@ -365,3 +373,13 @@ class LiveMark(models.Model):
 
     def __str__(self):
         return f"live mark {self.value}"
+
+
+# --- Alerts: their models live in their room --------------------------------
+
+from dashboard.alerts.models import (  # noqa: E402, F401
+    AlertDestination,
+    AlertRule,
+    Incident,
+    Notice,
+)

@@ -155,10 +155,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "line"},
+        "null": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Celery's "Task ... succeeded" repeats what ingestion already logs.
-    "loggers": {"celery.app.trace": {"level": "WARNING"}},
+    "loggers": {
+        "celery.app.trace": {"level": "WARNING"},
+        # Apprise's own lines may quote a destination's URL: the alerts log
+        # what went wrong themselves, with its secrets masked.
+        "apprise": {"handlers": ["null"], "propagate": False},
+    },
 }
 
 # --- Sync Status ------------------------------------------------------------
@@ -196,6 +204,22 @@ SYNC_STATUS_STUCK_MINUTES = int(os.environ.get("SYNC_STATUS_STUCK_MINUTES", "60"
 # often; 0 turns it off (docs/dashboard.md).
 SYNC_STATUS_LIVE_SECONDS = int(os.environ.get("SYNC_STATUS_LIVE_SECONDS", "15"))
 
+# Alerts (docs/alerts.md). The address the links in notices start with, such
+# as https://sync.example.com (no trailing slash needed).
+SYNC_STATUS_BASE_URL = os.environ.get("SYNC_STATUS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# While an incident stays open, at most one digest per this many minutes.
+SYNC_STATUS_ALERT_DIGEST_MINUTES = int(os.environ.get("SYNC_STATUS_ALERT_DIGEST_MINUTES", "60"))
+# A notice that could not be sent is tried again after this many seconds,
+# doubling each time up to an hour, and given up after so many attempts.
+SYNC_STATUS_ALERT_RETRY_SECONDS = int(os.environ.get("SYNC_STATUS_ALERT_RETRY_SECONDS", "30"))
+SYNC_STATUS_ALERT_MAX_ATTEMPTS = int(os.environ.get("SYNC_STATUS_ALERT_MAX_ATTEMPTS", "10"))
+# A notice a worker took this long ago without recording it as sent is
+# presumed lost with its worker, and sent again.
+SYNC_STATUS_ALERT_SEND_LEASE_SECONDS = int(
+    os.environ.get("SYNC_STATUS_ALERT_SEND_LEASE_SECONDS", "300")
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "sync-status@localhost")
+
 # --- Celery -----------------------------------------------------------------
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
@@ -224,6 +248,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(SYNC_STATUS_SWEEP_SECONDS),
     },
     "expire-error-groups": {"task": "dashboard.tasks.expire_error_groups", "schedule": 60.0},
+    # sync_stale rules, and the digests of open incidents.
+    "evaluate-alerts": {"task": "dashboard.tasks.evaluate_alerts", "schedule": 60.0},
+    # Notices left unsent: their task was lost, or their worker died sending.
+    "sweep-unsent-notices": {
+        "task": "dashboard.tasks.sweep_unsent_notices",
+        "schedule": float(SYNC_STATUS_SWEEP_SECONDS),
+    },
 }
 
 # --- Cache ------------------------------------------------------------------

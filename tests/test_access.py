@@ -5,7 +5,7 @@ import re
 import uuid
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.urls import get_resolver
 
 from dashboard.ingest.tokens import token_create
@@ -209,3 +209,34 @@ def test_the_admins_group_holds_the_permission_after_migrate():
     assert list(group.permissions.values_list("content_type__app_label", "codename")) == [
         ("dashboard", "view_sync_status")
     ]
+
+
+ALERT_PAGES = ["/admin/dashboard/alertrule/", "/admin/dashboard/alertrule/add/",
+               "/admin/dashboard/incident/"]  # fmt: skip
+
+
+def staff(*codenames: str, group: bool = True) -> User:
+    user = User.objects.create_user(f"staff-{uuid.uuid4().hex[:8]}", is_staff=True)
+    if group:
+        user.groups.add(Group.objects.get(name="Sync Status admins"))
+    for codename in codenames:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    return user
+
+
+@pytest.mark.parametrize("url", ALERT_PAGES)
+def test_the_alert_rules_are_for_those_who_may_see_the_dashboard_and_change_rules(client, url):
+    client.force_login(staff("change_alertrule"))
+    assert client.get(url).status_code == 200
+    client.force_login(staff(group=False))
+    assert client.get(url).status_code == 403, "staff who may not change rules"
+    client.force_login(staff("change_alertrule", group=False))
+    assert client.get(url).status_code == 403, "may change rules, but not see the dashboard"
+    client.force_login(staff("view_alertrule"))
+    assert client.get(url).status_code == 403, "may only view rules"
+
+
+def test_only_who_may_change_rules_sees_the_alerts_tab(client):
+    client.force_login(staff())
+    page = client.get("/integration/salesforce/sync-status/").content.decode()
+    assert "/admin/dashboard/alertrule/" not in page

@@ -19,7 +19,8 @@ TEXT_SUFFIXES = {".py", ".md", ".toml", ".yml", ".yaml", ".txt", ".html", ".cfg"
 # and the layers below it, never one above.
 LAYERS = [
     ["dashboard.choices", "dashboard.times"],
-    ["dashboard.models"],
+    # The alerts' models live in their room but belong with the others.
+    ["dashboard.models", "dashboard.alerts.models"],
     [
         "dashboard.ingest",
         "dashboard.storage",
@@ -32,6 +33,8 @@ LAYERS = [
         "dashboard.health.cadence",
         "dashboard.health.rollups",
         "dashboard.health.figures",
+        # Alert rules, their incidents and the delivery of their notices.
+        "dashboard.alerts",
     ],
     ["dashboard.tasks"],
     ["dashboard.steps", "dashboard.syncerrors", "dashboard.web", "dashboard.health"],

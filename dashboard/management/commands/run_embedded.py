@@ -8,11 +8,18 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from dashboard.alerts.rules import example_rule_ensure
 from dashboard.ingest.reports import report_receive
 from dashboard.ingest.simulator import SyncEngineSimulator, play_backfill, play_live
 from dashboard.models import SyncCycle
 from dashboard.storage.retention import purge_expired, retention_cutoff
-from dashboard.tasks import enqueue_report_apply, expire_error_groups, sweep_pending_reports
+from dashboard.tasks import (
+    enqueue_report_apply,
+    evaluate_alerts,
+    expire_error_groups,
+    sweep_pending_reports,
+    sweep_unsent_notices,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +79,13 @@ class Command(BaseCommand):
             cycles = play_backfill(simulator, send_in_process, since, timedelta(minutes=5))
             ingest_log.setLevel(level)
             self.stdout.write(f"Backfilled {cycles} cycles; live cycles every {interval:g}s.")
+        # After the backfill, so that five days of history send no notices.
+        if example_rule_ensure() is not None:
+            self.stdout.write(
+                "Created an example alert rule: each failed step is e-mailed to this "
+                "console (change it at /admin/dashboard/alertrule/)."
+            )
+        if not no_simulator:
             threading.Thread(
                 target=play_live,
                 args=(simulator, send_in_process, timedelta(seconds=interval)),
@@ -83,6 +97,9 @@ class Command(BaseCommand):
         threading.Thread(target=every, args=(60, expire_error_groups), daemon=True).start()
         # In-process tasks rarely fail, but one that did is retried from here.
         threading.Thread(target=every, args=(60, sweep_pending_reports), daemon=True).start()
+        # sync_stale rules and digests; notices to retry.
+        threading.Thread(target=every, args=(60, evaluate_alerts), daemon=True).start()
+        threading.Thread(target=every, args=(60, sweep_unsent_notices), daemon=True).start()
         self.stdout.write(
             f"Sync Status at http://{addrport}/ (started {datetime.now(UTC):%H:%M} UTC)."
         )

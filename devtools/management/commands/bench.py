@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from devtools.bench import (
+    alerts,
     error_pages,
     export,
     health,
@@ -81,6 +82,12 @@ class Command(BaseCommand):
             failures=min(100_000, max(1_000, failures // 10)),
             steps=min(20_000, max(1_000, steps // 10)),
             small=min(10_000, max(200, steps // 20)),
+        )
+        self.say("Ingestion with alert evaluation...")
+        alerts.measure_alerts(
+            results,
+            reports=min(2_000, max(200, steps // 50)),
+            failures=min(100_000, max(1_000, failures // 10)),
         )
         self.say("Ingestion over HTTP...")
         http_ingest.measure_http_ingestion(results, reports=min(10_000, max(500, steps // 20)))
