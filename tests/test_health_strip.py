@@ -2,7 +2,7 @@
 in their time zone and language, and the stuck flag in the table."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -51,6 +51,16 @@ def test_it_shows_the_last_cycle_in_the_users_zone_and_how_long_ago(admin_client
     assert f"Last cycle ended {local + timedelta(minutes=2):%Y-%m-%d %H:%M}" in strip
     assert "Usual interval every 20 min" in strip
     assert "stopped" not in strip
+
+
+def test_a_cycle_of_the_last_minute_started_just_now(admin_client, ingest):
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=20)
+    ingest(make_report(make_step(started_at=started), started_at=started))
+
+    strip = text(strip_of(admin_client.get(URL).content.decode()))
+
+    assert "Last cycle started" in strip and "just now" in strip
+    assert "0 minutes" not in strip
 
 
 def test_it_says_in_words_since_when_nothing_has_run(ingest, settings):

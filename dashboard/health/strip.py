@@ -60,6 +60,8 @@ def _moment(moment: datetime | None, now: datetime) -> dict | None:
         # Django's own words, translated ("3 heures"); a moment ahead of our
         # clock (the engine's drifts) is "0 minutes" ago.
         "ago": timesince(moment, now, depth=1),
+        # Under a minute, "0 minutes ago" reads as a fault: "just now".
+        "just_now": now - moment < timedelta(minutes=1),
     }
 
 
