@@ -35,6 +35,8 @@ def test_it_answers_exactly_the_documented_keys(client, read):
 
 def test_it_gives_the_cadence_the_windows_and_the_stuck_steps(client, ingest, read):
     stuck_at = recent(90)
+    # From one clock reading: a second ticking in between would move a start.
+    latest, old = stuck_at + timedelta(minutes=60), stuck_at - timedelta(minutes=60 * 28.5)
     failures = [{"record_id": f"00Q{n}", "message": "Postal code is required"} for n in range(3)]
     ingest(
         make_report(
@@ -52,17 +54,17 @@ def test_it_gives_the_cadence_the_windows_and_the_stuck_steps(client, ingest, re
             started_at=stuck_at,
             ended_at=iso(stuck_at + timedelta(minutes=4)),
         ),  # fmt: skip
-        make_report(make_step(started_at=recent(30)), cycle_id="cyc-b", started_at=recent(30)),
+        make_report(make_step(started_at=latest), cycle_id="cyc-b", started_at=latest),
         make_report(
-            make_step(status="failed", started_at=recent(60 * 30)),
+            make_step(status="failed", started_at=old),
             cycle_id="cyc-old",
-            started_at=recent(60 * 30),
+            started_at=old,
         ),
     )
 
     body = client.get(URL, **read).json()
 
-    assert body["last_cycle_started_at"] == iso(recent(30))
+    assert body["last_cycle_started_at"] == iso(latest)
     assert body["last_cycle_ended_at"] == iso(stuck_at + timedelta(minutes=4))
     assert body["cycle_interval_s"] == 3600
     assert (body["stale_after_s"], body["stale"]) == (10800, False)

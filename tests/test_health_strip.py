@@ -28,8 +28,10 @@ def strip_of(html: str) -> str:
 
 
 def every_20_minutes(ingest, count: int, last_minutes_ago: float = 5) -> None:
+    # One clock reading: a second ticking between two would make a gap 20 min 1 s.
+    last = recent(last_minutes_ago)
     for n in range(count):
-        started = recent(last_minutes_ago + 20 * n)
+        started = last - timedelta(minutes=20 * n)
         ingest(
             make_report(
                 make_step(started_at=started, ended_at=iso(started + timedelta(minutes=2))),
