@@ -68,16 +68,19 @@ def timed(fn: Callable, runs: int, warmup: int = 2) -> list[float]:
 
 
 def timed_side_by_side(
-    ours: Callable, baseline: Callable, runs: int, baseline_every: int = 3
+    ours: Callable, baseline: Callable, runs: int, baseline_runs: int = 10
 ) -> tuple[list[float], list[float]]:
     """Both timed in turns rather than one after the other, so that a slower
-    minute of a shared machine weighs on both sides of the ratio alike."""
+    minute of a shared machine weighs on both sides of the ratio alike. The
+    baseline, seconds a run at full size where ours takes milliseconds, is
+    timed at most `baseline_runs` times, spread over ours."""
     ours_times, baseline_times = [], []
-    for fn in (ours, baseline):
-        timed(fn, runs=0)  # its warm-up requests only
+    timed(ours, runs=0)  # its warm-up requests only
+    timed(baseline, runs=0, warmup=1)
+    every = max(3, -(-runs // baseline_runs))
     for run in range(runs):
         ours_times += timed(ours, 1, warmup=0)
-        if run % baseline_every == 0:
+        if run % every == 0:
             baseline_times += timed(baseline, 1, warmup=0)
     return ours_times, baseline_times
 
