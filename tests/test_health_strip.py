@@ -176,3 +176,21 @@ def test_it_speaks_french(admin_client, ingest):
         stale = text(render_to_string("health/strip.html", health_strip(later)))
     assert "La synchronisation semble arrêtée." in stale
     assert "Rien n’a tourné depuis" in stale
+
+
+def test_one_drawing_serves_every_reader_until_a_report_is_applied(
+    admin_client, ingest, django_assert_max_num_queries
+):
+    every_20_minutes(ingest, 1)
+    first = strip_of(admin_client.get(URL).content.decode())
+    # Session, user, two for permissions, the reader's zone, the live mark
+    # (the strip's key, and the page's own), the rows: none of the strip's
+    # six figures (a page that draws it makes 12).
+    with django_assert_max_num_queries(7):
+        again = strip_of(admin_client.get(URL).content.decode())
+    assert again == first
+
+    ingest(make_report(make_step(started_at=recent(2)), cycle_id="cyc-new", started_at=recent(2)))
+
+    assert "Last cycle started" in (fresh := text(strip_of(admin_client.get(URL).content.decode())))
+    assert "just now" not in text(first) and "2 minutes ago" in fresh

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 
-from dashboard.health.strip import health_strip
+from dashboard.health.strip import health_strip_html
 from dashboard.ingest.live_marks import live_mark_current
 from dashboard.models import SyncStep
 from dashboard.steps.filters import SyncStepFilter
@@ -239,4 +239,4 @@ def sync_status_live_health(request):
     """The health strip alone, for a live page to swap in place of its own."""
     if not request.htmx:
         return redirect("sync-status")
-    return render(request, "health/strip.html", health_strip())
+    return HttpResponse(health_strip_html())

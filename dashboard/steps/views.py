@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from dashboard.health.strip import health_strip
+from dashboard.health.strip import health_strip_html
 from dashboard.ingest.live_marks import live_mark_current
 from dashboard.steps.export import export_response
 from dashboard.steps.filters import SyncStepFilter
@@ -26,7 +26,7 @@ def sync_status(request):
         "chips": [],
         "export_query": export_query.urlencode(),
         "retention_days": settings.SYNC_STATUS_RETENTION_DAYS,
-        **health_strip(),
+        "health_strip": health_strip_html(),
     }
     if not filterset.is_valid():
         # The form again, with a message next to each filter it could not read.
