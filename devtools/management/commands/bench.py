@@ -20,6 +20,34 @@ from devtools.bench import (
 from devtools.bench.generate import generate
 from devtools.bench.scratch import scratch_database
 
+PARTS = {
+    "page": lambda results, runs, **_: pages.measure_page(results, runs),
+    "errors": lambda results, runs, **_: error_pages.measure_error_pages(results, runs),
+    "health": lambda results, runs, **_: health.measure_health(results, runs),
+    "live": lambda results, runs, **_: live.measure_live(results, runs),
+    "export": lambda results, failures, **_: export.measure_export(
+        results, min(1_000_000, failures)
+    ),
+    "ingestion": lambda results, steps, failures, **_: ingestion.measure_ingestion(
+        results,
+        failures=min(100_000, max(1_000, failures // 10)),
+        steps=min(20_000, max(1_000, steps // 10)),
+        small=min(10_000, max(200, steps // 20)),
+    ),
+    "alerts": lambda results, steps, failures, **_: alerts.measure_alerts(
+        results,
+        reports=min(2_000, max(200, steps // 50)),
+        failures=min(100_000, max(1_000, failures // 10)),
+    ),
+    "http": lambda results, steps, **_: http_ingest.measure_http_ingestion(
+        results, reports=min(10_000, max(500, steps // 20))
+    ),
+    "purge": lambda results, steps, failures, **_: purge.measure_purge(
+        results, max(1, failures // 5), max(1, steps // 5)
+    ),
+}
+"""Each part of the run, in its order; `--only` picks some while working on them."""
+
 
 class Command(BaseCommand):
     help = (
@@ -35,11 +63,22 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=30, help="Timed runs per page case.")
         parser.add_argument("--output", help="Write the results as Markdown to this file.")
         parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
+        parser.add_argument(
+            "--only",
+            type=lambda text: text.split(","),
+            help=f"Measure only these parts, comma-separated ({', '.join(PARTS)}).",
+        )
 
-    def handle(self, *args, steps, failures, runs, output, keep, **options):
+    def handle(self, *args, steps, failures, runs, output, keep, only, **options):
         if connection.vendor != "postgresql":
             raise CommandError("The benchmark needs PostgreSQL: set DATABASE_URL.")
         failures = 10 * steps if failures is None else failures
+        unknown = set(only or ()) - set(PARTS)
+        if unknown:
+            raise CommandError(f"Unknown parts: {', '.join(sorted(unknown))}.")
+        if only and output:
+            raise CommandError("--output writes the whole table: leave out --only.")
+        self.parts = only or PARTS
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
         with scratch_database("bench", keep=keep):
             self.run(steps, failures, runs, output)
@@ -66,33 +105,9 @@ class Command(BaseCommand):
             f"{generated.failed_records:,} failed records over five days, generated, "
             f"vacuumed and analysed in {seconds:.0f} s ({rows / seconds:,.0f} rows/s).",
         )
-        self.say("Page...")
-        pages.measure_page(results, runs)
-        self.say("Sync errors pages...")
-        error_pages.measure_error_pages(results, runs)
-        self.say("Health...")
-        health.measure_health(results, runs)
-        self.say("Live poll...")
-        live.measure_live(results, runs)
-        self.say("Export...")
-        export.measure_export(results, min(1_000_000, failures))
-        self.say("Ingestion...")
-        ingestion.measure_ingestion(
-            results,
-            failures=min(100_000, max(1_000, failures // 10)),
-            steps=min(20_000, max(1_000, steps // 10)),
-            small=min(10_000, max(200, steps // 20)),
-        )
-        self.say("Ingestion with alert evaluation...")
-        alerts.measure_alerts(
-            results,
-            reports=min(2_000, max(200, steps // 50)),
-            failures=min(100_000, max(1_000, failures // 10)),
-        )
-        self.say("Ingestion over HTTP...")
-        http_ingest.measure_http_ingestion(results, reports=min(10_000, max(500, steps // 20)))
-        self.say("Purge...")
-        purge.measure_purge(results, max(1, failures // 5), max(1, steps // 5))
+        for name in self.parts:
+            self.say(f"{name}...")
+            PARTS[name](results, runs=runs, steps=steps, failures=failures)
 
         command = suite.rerun_command("bench", "BENCH_ARGS")
         self.stdout.write(results.table())
