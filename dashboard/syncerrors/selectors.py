@@ -10,10 +10,10 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    DateTimeField,
     ExpressionWrapper,
     F,
     Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -272,20 +272,37 @@ def _any_stream(keys) -> Q:
 
 
 def _first_final_steps_after(last: dict[StreamKey, datetime]) -> dict[StreamKey, datetime]:
-    """For each stream, the start of its first final step after the moment given."""
-    condition = Q(pk__in=[])
-    for (object_type, object_name, operation), moment in last.items():
-        condition |= Q(
-            object_type=object_type,
-            stream_name=object_name,
-            operation=operation,
-            started_at__gt=moment,
-        )
-    rows = (
-        SyncStep.objects.filter(status__in=FINAL_STATUSES, cycle_started_at__gte=window_start())
-        .annotate(stream_name=Coalesce("object_name", Value("")))
-        .filter(condition)
-        .values("object_type", "stream_name", "operation")
-        .annotate(first=Min("started_at"))
+    """For each stream, the start of its first final step after the moment given.
+
+    One query: each stream's row with its moment, and the stream's steps read
+    from that moment on in the (object_type, started_at) index, first final
+    one only. A MIN() over every final step after the moment read all of them,
+    in proportion to the window (12,068 steps, 17 ms, for a record of three
+    streams at 200k steps)."""
+    moment = Case(
+        *(
+            When(object_type=object_type, object_name=object_name, operation=operation, then=at)
+            for (object_type, object_name, operation), at in last.items()
+        ),
+        output_field=DateTimeField(),
     )
-    return {(r["object_type"], r["stream_name"], r["operation"]): r["first"] for r in rows}
+    first_final = (
+        SyncStep.objects.annotate(stream_name=Coalesce("object_name", Value("")))
+        .filter(
+            object_type=OuterRef("object_type"),
+            stream_name=OuterRef("object_name"),
+            operation=OuterRef("operation"),
+            status__in=FINAL_STATUSES,
+            cycle_started_at__gte=window_start(),
+            started_at__gt=OuterRef("moment"),
+        )
+        .order_by("started_at")
+        .values("started_at")[:1]
+    )
+    rows = (
+        StepStream.objects.filter(_any_stream(last))
+        .annotate(moment=moment)
+        .annotate(first=Subquery(first_final))
+        .values_list("object_type", "object_name", "operation", "first")
+    )
+    return {(t, n, o): first for t, n, o, first in rows if first is not None}
