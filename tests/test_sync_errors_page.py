@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 
 from dashboard.models import UserPreference
 from tests.conftest import iso, make_report, make_step, recent
@@ -169,9 +170,56 @@ def test_its_query_count_does_not_grow_with_the_groups(
     admin_client, groups, django_assert_max_num_queries
 ):
     admin_client.get(URL)  # the first view of a session also reads the time zone
-    # Session, user, two for permissions; the groups, their trends, the error codes.
-    with django_assert_max_num_queries(7):
+    cache.clear()  # drawn again, not served from the last drawing
+    # Session, user, two for permissions; the groups' version, the groups,
+    # their trends, the error codes.
+    with django_assert_max_num_queries(8):
         response = admin_client.get(URL)
+    assert len(GROUP_LINK.findall(response.content.decode())) == 50
+
+
+def main_of(response) -> str:
+    """The page below its header (whose forms carry a CSRF token of each response)."""
+    return response.content.decode().split("<main>", 1)[1]
+
+
+def test_one_drawing_serves_every_reader_until_a_report_is_applied(
+    admin_client, ingest, django_assert_max_num_queries
+):
+    error = {"status": "failed", "error": {"message": "Session expired"}}
+    ingest(make_report(make_step(**error)))
+    first = main_of(admin_client.get(f"{URL}?sort=-failures"))
+    # Session, user, two for permissions, the groups' version: none of the
+    # groups, their trends or the error codes.
+    with django_assert_max_num_queries(5):
+        again = main_of(admin_client.get(f"{URL}?sort=-failures"))
+    assert again == first
+    assert len(GROUP_LINK.findall(first)) == 1
+
+    ingest(make_report(make_step("contact.push_updates", object_type="contact", **error)))
+
+    assert len(GROUP_LINK.findall(admin_client.get(f"{URL}?sort=-failures").content.decode())) == 2
+
+
+def test_another_query_or_language_is_drawn_for_itself(admin_client, groups):
+    english = admin_client.get(f"{URL}?level=job").content.decode()
+    french = admin_client.get(f"{URL}?level=job", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    records = admin_client.get(f"{URL}?level=record").content.decode()
+    assert set(GROUP_LINK.findall(english)) == set(GROUP_LINK.findall(french))
+    assert set(GROUP_LINK.findall(english)).isdisjoint(GROUP_LINK.findall(records))
+    assert "Échecs" in french and "Échecs" not in english
+
+
+def test_it_draws_the_page_itself_when_the_cache_is_down(admin_client, groups, monkeypatch):
+    class Down:
+        def get(self, *args, **kwargs):
+            raise ConnectionError("Redis is down")
+
+        set = get
+
+    monkeypatch.setattr("dashboard.syncerrors.views.cache", Down())
+    response = admin_client.get(URL)
+    assert response.status_code == 200
     assert len(GROUP_LINK.findall(response.content.decode())) == 50
 
 
@@ -336,6 +384,22 @@ def test_it_keeps_to_the_window_of_the_groups(admin_client, ingest, settings):
     )
     settings.SYNC_STATUS_RETENTION_DAYS = 1
     purge_expired()
+    assert [row[2] for row in table_cells(admin_client.get(URL), "steps groups")] == ["today"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purge_that_takes_a_group_out_draws_the_page_again(admin_client, ingest, settings):
+    from dashboard.storage.retention import purge_expired
+
+    error = {"status": "failed", "error": {"message": "long ago"}}
+    ingest(
+        make_report(make_step(started_at=recent(60 * 40), **error), started_at=recent(60 * 40)),
+        make_report(make_step(status="failed", error={"message": "today"}), cycle_id="new"),
+    )
+    before = [row[2] for row in table_cells(admin_client.get(URL), "steps groups")]
+    settings.SYNC_STATUS_RETENTION_DAYS = 1
+    purge_expired()
+    assert before == ["today", "long ago"]
     assert [row[2] for row in table_cells(admin_client.get(URL), "steps groups")] == ["today"]
 
 

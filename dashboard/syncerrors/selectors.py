@@ -6,6 +6,7 @@ failures and where it still fails."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -78,6 +79,19 @@ def window_start() -> datetime:
     (every minute), so that a group's numbers and its listed failures agree."""
     mark = RetentionMark.objects.filter(pk=1).values_list("groups_expired_before", flat=True)
     return mark.first() or EARLIEST
+
+
+def groups_version() -> str:
+    """What changes whenever the groups do: the live mark, which every applied
+    report takes in the transaction that writes its groups, and the purge's
+    cutoff, which it moves in the one that takes failures out of them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT value FROM dashboard_livemark WHERE id = 1), "
+            "(SELECT groups_expired_before FROM dashboard_retentionmark WHERE id = 1)"
+        )
+        mark, expired = cursor.fetchone()
+    return f"{mark or 0}:{expired}"
 
 
 def trend_buckets(now: datetime | None = None) -> list[datetime]:

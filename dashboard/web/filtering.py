@@ -170,7 +170,8 @@ class DashboardFilterSet(django_filters.FilterSet):
             value = self.form.cleaned_data.get(name)
             if isinstance(value, datetime):
                 chips.append(Chip(f"{field.label} {local_text(value)}", without(query, name)))
-            elif isinstance(value, list):
+            elif isinstance(value, list) and value:
+                # Only when some are chosen: the error codes' choices are a query.
                 labels = dict(field.choices)
                 for code in value:
                     label = f"{field.label}: {labels[code]}"
