@@ -325,6 +325,23 @@ def test_it_marks_a_group_first_seen_less_than_a_day_ago_new(admin_client, inges
     assert rows == {"fresh one": "Ongoing New", "old one": "Ongoing"}
 
 
+def test_a_group_shown_new_loses_its_badge_a_day_after_it_was_first_seen(
+    admin_client, ingest, monkeypatch
+):
+    from django.utils import timezone
+
+    # Two moments of one trend bucket, so that only the badge's own clock moves.
+    moment = bucket_of(datetime.now(UTC)) + timedelta(hours=1)
+    first_seen = moment - timedelta(days=1, minutes=-1)
+    error = {"status": "failed", "error": {"message": "fresh one"}}
+    ingest(make_report(make_step(started_at=first_seen, **error), started_at=first_seen))
+    monkeypatch.setattr(timezone, "now", lambda: moment)
+    assert table_cells(admin_client.get(URL), "steps groups")[0][-1] == "Ongoing New"
+
+    monkeypatch.setattr(timezone, "now", lambda: moment + timedelta(minutes=2))
+    assert table_cells(admin_client.get(URL), "steps groups")[0][-1] == "Ongoing"
+
+
 def test_it_lists_active_filters_each_with_a_link_removing_it(admin_client, groups):
     response = admin_client.get(f"{URL}?level=job&state=ongoing&q=limit&sort=-failures")
     chips = {chip.label: chip.remove for chip in response.context["chips"]}
