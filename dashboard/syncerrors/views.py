@@ -1,29 +1,25 @@
 """The Sync errors tab's pages (docs/errors.md): the groups, one group and its
 export, a record's timeline, and the records of a Marketo id."""
 
-import contextlib
-import hashlib
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from dashboard.syncerrors.charts import trend_chart
+from dashboard.syncerrors.drawings import kept_drawing
 from dashboard.syncerrors.export import group_export_lines
 from dashboard.syncerrors.filters import ErrorGroupFilter, PageOnlyFilter, RecordsFilter
-from dashboard.syncerrors.rollups import bucket_of
 from dashboard.syncerrors.selectors import (
     NEW_FOR,
     group_failures,
     group_trends,
-    groups_version,
     record_failures,
     record_has_failures,
     record_streams,
@@ -44,10 +40,6 @@ from dashboard.web.access import page_permission_required
 from dashboard.web.paging import PastTheEndPaginator
 
 ROWS_PER_PAGE = 50
-# How long a drawing of the groups' panel and table is kept: it stays exact
-# as long as it is kept (groups_drawing), so this only bounds the memory
-# held for queries nobody asks again.
-GROUPS_CACHE_SECONDS = 300
 
 
 def paged(table, filterset):
@@ -100,48 +92,17 @@ def sync_errors(request):
     if filterset.search_text and (target := search_target(filterset.search_text)):
         return redirect(target)
     context["chips"] = filterset.chips()
-    context |= groups_drawing(request, context)
-    return render(request, "syncerrors/sync_errors.html", context)
 
-
-def groups_drawing(request, context: dict) -> dict:
-    """The panel and the table of the groups' page, drawn once for every
-    reader of one query, language and zone while they stay what they are.
-
-    Drawing them was most of the page (16 of 16 ms of CPU on the first page,
-    12 of 12 with the error-code filter, against 3 for a page without them,
-    in-process at 200k steps; their queries took 2-4 ms), and the readers
-    between two reports see the same. What the drawing shows changes when
-    the groups do, which the version in its key says (read before the groups,
-    so a drawing can be newer than its key, never older); when the trend's
-    bucket turns, also in its key; and when a group shown new stops being
-    so, which the drawing says itself."""
-    now = timezone.now()
-    parts = [groups_version(), bucket_of(now).isoformat(), translation.get_language() or "",
-             timezone.get_current_timezone_name(), str(settings.SYNC_STATUS_RETENTION_DAYS),
-             request.GET.urlencode()]  # fmt: skip
-    key = "sync-errors:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
-    try:
-        drawing = cache.get(key)
-    except Exception:
-        # The cache (Redis) is down: the page draws them itself.
-        drawing = None
-    if drawing is None or (drawing["new_until"] and now >= drawing["new_until"]):
-        filterset = context["filterset"]
+    def draw():
         table = paged(ErrorGroupTable(filterset.qs, sort=filterset.sort_order), filterset)
-        drawing = {
+        shown = [row.record for row in table.page.object_list]
+        return {
             "panel": render_to_string("syncerrors/groups_panel.html", context, request),
-            "table": render_to_string("syncerrors/groups.html", {"table": table}, request),
-            "new_until": min(
-                (row.record.first_seen + NEW_FOR for row in table.page.object_list
-                 if row.record.is_new),
-                default=None,
-            ),
-        }  # fmt: skip
-        with contextlib.suppress(Exception):  # drawn again next time, then
-            cache.set(key, drawing, GROUPS_CACHE_SECONDS)
-    # Our templates' output, escaped by them.
-    return {name: mark_safe(drawing[name]) for name in ("panel", "table")}  # noqa: S308
+            "table": render_to_string("syncerrors/table.html", {"table": table}, request),
+        }, min((group.first_seen + NEW_FOR for group in shown if group.is_new), default=None)
+
+    context |= kept_drawing(request, draw)
+    return render(request, "syncerrors/sync_errors.html", context)
 
 
 def group_of_key(key: str):
@@ -163,14 +124,20 @@ def error_group(request, key):
     if group is None:
         return group_not_found(request)
     filterset = PageOnlyFilter(request.GET)
-    context = {"cells": group_cells(group), "key": key, "filterset": filterset, "table": None}
+    context = {"cells": group_cells(group), "key": key, "filterset": filterset}
     if not filterset.is_valid():
         return render(request, "syncerrors/error_group.html", context, status=400)
-    now = timezone.now()
-    context.update(
-        chart=trend_chart(group_trends([group.id], now)[group.id], trend_buckets(now)),
-        table=paged(GroupFailureTable(group_failures(group)), filterset),
-    )
+
+    def draw():
+        now = timezone.now()
+        chart = trend_chart(group_trends([group.id], now)[group.id], trend_buckets(now))
+        table = paged(GroupFailureTable(group_failures(group)), filterset)
+        return {
+            "chart": render_to_string("syncerrors/trend_chart.html", {"chart": chart}, request),
+            "table": render_to_string("syncerrors/table.html", {"table": table}, request),
+        }, None
+
+    context |= kept_drawing(request, draw)
     return render(request, "syncerrors/error_group.html", context)
 
 
@@ -189,26 +156,43 @@ def error_group_export(request, key):
     return response
 
 
+def streams_html(request, streams) -> str:
+    return render_to_string(
+        "syncerrors/record_streams.html", {"streams": stream_rows(streams)}, request
+    )
+
+
+def record_not_found(request, record_id: str):
+    return not_found(
+        request,
+        _("No failure of the record %(record_id)s in the last %(days)s days.")
+        % {"record_id": isolated(record_id), "days": settings.SYNC_STATUS_RETENTION_DAYS},
+    )
+
+
 @page_permission_required
 def record_timeline(request, record_id):
-    streams = record_streams(record_id)
-    if not streams:
-        return not_found(
-            request,
-            _("No failure of the record %(record_id)s in the last %(days)s days.")
-            % {"record_id": isolated(record_id), "days": settings.SYNC_STATUS_RETENTION_DAYS},
-        )
     filterset = PageOnlyFilter(request.GET)
-    context = {
-        "record_id": record_id,
-        "streams": stream_rows(streams),
-        "filterset": filterset,
-        "table": None,
-    }
+    context = {"record_id": record_id, "filterset": filterset}
     if not filterset.is_valid():
+        if not (streams := record_streams(record_id)):
+            return record_not_found(request, record_id)
+        context["streams"] = mark_safe(streams_html(request, streams))  # noqa: S308
         return render(request, "syncerrors/record_timeline.html", context, status=400)
-    context["table"] = paged(RecordFailureTable(record_failures(record_id)), filterset)
-    return render(request, "syncerrors/record_timeline.html", context)
+
+    def draw():
+        if not (streams := record_streams(record_id)):
+            return {}, None
+        table = paged(RecordFailureTable(record_failures(record_id)), filterset)
+        return {
+            "streams": streams_html(request, streams),
+            "table": render_to_string("syncerrors/table.html", {"table": table}, request),
+        }, None
+
+    drawing = kept_drawing(request, draw)
+    if not drawing:
+        return record_not_found(request, record_id)
+    return render(request, "syncerrors/record_timeline.html", context | drawing)
 
 
 @page_permission_required
