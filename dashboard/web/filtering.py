@@ -171,8 +171,11 @@ class DashboardFilterSet(django_filters.FilterSet):
             if isinstance(value, datetime):
                 chips.append(Chip(f"{field.label} {local_text(value)}", without(query, name)))
             elif isinstance(value, list) and value:
-                # Only when some are chosen: the error codes' choices are a query.
-                labels = dict(field.choices)
+                # A field may know its labels without its choices (the error
+                # codes' choices are a query, and a code is its own label).
+                labels = (
+                    field.labels_of(value) if hasattr(field, "labels_of") else dict(field.choices)
+                )
                 for code in value:
                     label = f"{field.label}: {labels[code]}"
                     chips.append(Chip(label, without(query, name, code)))
