@@ -151,7 +151,9 @@ that it cannot rot, without judging its timings.
   page's order, 51 rows) computed at read time by a `GROUP BY` over the raw
   failures of the window in `dashboard_failedrecord`, timed in turns with
   ours. The group page is the first page of the record-level group with the
-  most failures; the timeline is that group's most frequent record's.
+  most failures; the timeline is that group's most frequent record's. Each
+  is also timed drawn for every request (nothing kept between them), as the
+  first reader after a report is applied finds it.
 - **Live poll**: server time of the Sync Status page's poll, as htmx sends
   it, through the test client: with nothing applied since the page's state
   (204), and after a report changed the newest step (its row swapped in
