@@ -93,3 +93,22 @@ def test_a_logged_in_user_with_the_permission_reads_it_too(admin_client):
 
 def test_it_refuses_anything_but_get(client, read):
     assert client.post(URL, **read).status_code == 405
+
+
+def test_a_report_applied_is_in_the_next_answer(client, ingest, read):
+    assert client.get(URL, **read).json()["last_24h"]["steps"] == 0
+
+    ingest(make_report(make_step(started_at=recent(30)), started_at=recent(30)))
+
+    assert client.get(URL, **read).json()["last_24h"]["steps"] == 1
+
+
+def test_readers_in_between_reports_share_one_reading(
+    client, ingest, read, django_assert_max_num_queries
+):
+    ingest(make_report(make_step(status="in_process", started_at=recent(90))))
+    first = client.get(URL, **read).content
+    # The token, then the live mark: none of the figures.
+    with django_assert_max_num_queries(2):
+        again = client.get(URL, **read).content
+    assert again == first

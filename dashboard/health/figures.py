@@ -10,15 +10,19 @@ snapshot, so that the rollups and the steps agree.
 """
 
 from collections import Counter
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
+from typing import NamedTuple, TypeVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
+from django.utils import timezone
 
 from dashboard.choices import Status
 from dashboard.health.cadence import Cadence, cadence_at
@@ -30,8 +34,11 @@ from dashboard.syncerrors.selectors import trend_buckets
 
 DAY = timedelta(hours=24)
 FAILED_STATUSES = (Status.FAILED, Status.INCOMPLETE, Status.CLEANED_UP)
-# What the strip and the JSON say of a stuck step.
-STUCK_FIELDS = ("step_id", "object_type", "object_name", "operation", "started_at", "status")
+# How long one reading of the figures serves every reader (the strip, the
+# JSON) while no report is applied: the live mark is in its key. Their words
+# move with the clock only by the minute.
+HEALTH_CACHE_SECONDS = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,11 +58,24 @@ class Bucket:
     failed_records: int
 
 
+class StuckStep(NamedTuple):
+    """What the strip counts and the JSON says of a stuck step: read as plain
+    values, as there may be thousands (`make bench`: 941 at 200k steps, where
+    model instances with their cycle cost half of /api/v1/health/)."""
+
+    cycle_id: str  # the cycle's own id (SyncCycle.external_id)
+    step_id: str
+    object_type: str
+    object_name: str | None
+    operation: str
+    started_at: datetime
+
+
 @dataclass(frozen=True)
 class Health:
     now: datetime
     cadence: Cadence
-    stuck_steps: list[SyncStep]  # oldest first, with their cycle
+    stuck_steps: list[StuckStep]  # oldest first
     last_24h: Window
     previous_24h: Window
     chart: list[Bucket]  # the retention window, oldest first
@@ -66,22 +86,48 @@ def stuck_before(now: datetime) -> datetime:
     return now - timedelta(minutes=settings.SYNC_STATUS_STUCK_MINUTES)
 
 
-def stuck_steps(now: datetime) -> QuerySet[SyncStep]:
+def stuck_steps(now: datetime) -> list[StuckStep]:
     """The visible steps in process that started more than
     SYNC_STATUS_STUCK_MINUTES before `now`, oldest first."""
-    return SyncStep.objects.filter(
-        status=Status.IN_PROCESS,
-        started_at__lt=stuck_before(now),
-        cycle_started_at__gte=retention_cutoff(now),
-    ).order_by("started_at", "pk")
+    rows = (
+        SyncStep.objects.filter(
+            status=Status.IN_PROCESS,
+            started_at__lt=stuck_before(now),
+            cycle_started_at__gte=retention_cutoff(now),
+        )
+        .order_by("started_at", "pk")
+        .values_list("cycle__external_id", *StuckStep._fields[1:])
+    )
+    return [StuckStep(*row) for row in rows]
+
+
+def health_cached(key: str, draw: Callable[[], T]) -> T:
+    """What `draw()` returns, drawn at most once per HEALTH_CACHE_SECONDS for
+    `key`, which names the live mark (dashboard/ingest/live_marks.py), so
+    that a report applied is seen at once: the one rule by which the
+    figures, the strip and the JSON are kept."""
+    try:
+        drawn = cache.get(key)
+    except Exception:
+        # The cache (Redis) is down: each reader draws it itself.
+        drawn = None
+    if drawn is None:
+        drawn = draw()
+        with suppress(Exception):  # drawn again next time, then
+            cache.set(key, drawn, HEALTH_CACHE_SECONDS)
+    return drawn
+
+
+def health_current(mark: int) -> Health:
+    """The health as of now, for the live mark `mark`: what the strip draws
+    and /api/v1/health/ gives, read once for both."""
+    return health_cached(f"health-figures:{mark}", lambda: health_at(timezone.now()))
 
 
 def health_at(now: datetime) -> Health:
     with _one_snapshot():
         cadence = cadence_at(now)
-        stuck = list(
-            stuck_steps(now).select_related("cycle").only(*STUCK_FIELDS, "cycle__external_id")
-        )
+        stuck = stuck_steps(now)
         hours = _rollup_hours()
         last, previous = (now - DAY, now), (now - 2 * DAY, now - DAY)
         splits = {window: _split(*window) for window in (last, previous)}

@@ -239,4 +239,4 @@ def sync_status_live_health(request):
     """The health strip alone, for a live page to swap in place of its own."""
     if not request.htmx:
         return redirect("sync-status")
-    return HttpResponse(health_strip_html())
+    return HttpResponse(health_strip_html(live_mark_current()))
