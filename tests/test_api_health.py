@@ -112,3 +112,24 @@ def test_readers_in_between_reports_share_one_reading(
     with django_assert_max_num_queries(2):
         again = client.get(URL, **read).content
     assert again == first
+
+
+def test_it_lists_every_stuck_step_oldest_first_whatever_its_ids_hold(client, ingest, read):
+    started = recent(120)
+    ingest(
+        make_report(
+            make_step('say "hé"', started_at=started + timedelta(seconds=1), status="in_process"),
+            make_step("a\\b", started_at=started, status="in_process", object_type="contact"),
+            make_step("later", started_at=recent(5), status="in_process"),
+            cycle_id="cyc-ünï",
+            started_at=started,
+        )
+    )
+
+    body = client.get(URL, **read).json()
+
+    assert [(s["cycle_id"], s["step_id"], s["object_type"]) for s in body["stuck_steps"]] == [
+        ("cyc-ünï", "a\\b", "contact"),
+        ("cyc-ünï", 'say "hé"', "lead"),
+    ]
+    assert body["stuck_steps"][0]["started_at"] == iso(started)

@@ -124,6 +124,30 @@ def test_a_step_of_an_expired_cycle_is_never_stuck(ingest):
     assert health_at(now).stuck_steps == []
 
 
+def test_a_stuck_step_leaves_once_its_cycle_leaves_the_window(ingest, settings):
+    now = an_hour_and(20)
+    story(ingest, now)
+    assert [step.step_id for step in health_at(now).stuck_steps] == ["s1"]
+
+    # No report applied since: only the clock moved, past c4's retention.
+    later = now + timedelta(days=settings.SYNC_STATUS_RETENTION_DAYS) - timedelta(hours=2)
+
+    assert [(step.cycle_id, step.step_id) for step in health_at(later).stuck_steps] == [
+        ("c1", "s2")
+    ]
+
+
+def test_a_stuck_step_that_finishes_is_no_longer_stuck(ingest):
+    now = an_hour_and(20)
+    story(ingest, now)
+    assert len(health_at(now).stuck_steps) == 1
+
+    ingest(make_report(make_step("s1", started_at=now - timedelta(hours=5) + timedelta(seconds=1)),
+                       cycle_id="c4", started_at=now - timedelta(hours=5)))  # fmt: skip
+
+    assert health_at(now).stuck_steps == []
+
+
 def test_the_chart_holds_each_step_in_its_4_hour_bucket_by_status(ingest):
     now = an_hour_and(20)
     story(ingest, now)
@@ -164,5 +188,7 @@ def test_it_reads_a_few_queries_whatever_the_steps(ingest, django_assert_max_num
     now = an_hour_and(20)
     story(ingest, now)
 
-    with django_assert_max_num_queries(6):
+    # The cadence (2), the live mark and the steps in process by it, the
+    # hours, the edges, the cycles.
+    with django_assert_max_num_queries(7):
         health_at(now)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -27,6 +27,8 @@ from django.utils import timezone
 from dashboard.choices import Status
 from dashboard.health.cadence import Cadence, cadence_at
 from dashboard.health.rollups import HOUR, hour_of
+from dashboard.health.stuck import StuckStep, in_process_steps, stuck_step
+from dashboard.ingest.live_marks import live_mark_current
 from dashboard.models import StepHour, SyncCycle, SyncStep
 from dashboard.storage.retention import retention_cutoff
 from dashboard.syncerrors.rollups import bucket_of
@@ -58,47 +60,24 @@ class Bucket:
     failed_records: int
 
 
-class StuckStep(NamedTuple):
-    """What the strip counts and the JSON says of a stuck step: read as plain
-    values, as there may be thousands (`make bench`: 941 at 200k steps, where
-    model instances with their cycle cost half of /api/v1/health/)."""
-
-    cycle_id: str  # the cycle's own id (SyncCycle.external_id)
-    step_id: str
-    object_type: str
-    object_name: str | None
-    operation: str
-    started_at: datetime
-
-
 @dataclass(frozen=True)
 class Health:
     now: datetime
     cadence: Cadence
-    stuck_steps: list[StuckStep]  # oldest first
+    # The stuck steps, oldest first, as /api/v1/health/ writes each (stuck.py).
+    stuck_entries: list[str]
     last_24h: Window
     previous_24h: Window
     chart: list[Bucket]  # the retention window, oldest first
+
+    @property
+    def stuck_steps(self) -> list[StuckStep]:
+        return [stuck_step(entry) for entry in self.stuck_entries]
 
 
 def stuck_before(now: datetime) -> datetime:
     """A step still in process that started before this is stuck."""
     return now - timedelta(minutes=settings.SYNC_STATUS_STUCK_MINUTES)
-
-
-def stuck_steps(now: datetime) -> list[StuckStep]:
-    """The visible steps in process that started more than
-    SYNC_STATUS_STUCK_MINUTES before `now`, oldest first."""
-    rows = (
-        SyncStep.objects.filter(
-            status=Status.IN_PROCESS,
-            started_at__lt=stuck_before(now),
-            cycle_started_at__gte=retention_cutoff(now),
-        )
-        .order_by("started_at", "pk")
-        .values_list("cycle__external_id", *StuckStep._fields[1:])
-    )
-    return [StuckStep(*row) for row in rows]
 
 
 def health_cached(key: str, draw: Callable[[], T]) -> T:
@@ -127,7 +106,8 @@ def health_current(mark: int) -> Health:
 def health_at(now: datetime) -> Health:
     with _one_snapshot():
         cadence = cadence_at(now)
-        stuck = stuck_steps(now)
+        in_process = in_process_steps(live_mark_current())
+        stuck = in_process.stuck(before=stuck_before(now), cutoff=retention_cutoff(now))
         hours = _rollup_hours()
         last, previous = (now - DAY, now), (now - 2 * DAY, now - DAY)
         splits = {window: _split(*window) for window in (last, previous)}
@@ -141,7 +121,7 @@ def health_at(now: datetime) -> Health:
     return Health(
         now=now,
         cadence=cadence,
-        stuck_steps=stuck,
+        stuck_entries=stuck,
         last_24h=_window(cycles["last"], splits[last], hours, raw),
         previous_24h=_window(cycles["previous"], splits[previous], hours, raw),
         chart=_chart(hours, trend_buckets(now)),

@@ -69,7 +69,7 @@ def strip_context(health: Health) -> dict:
             "stale": cadence.stale,
             "stale_after": duration_text(timedelta(seconds=cadence.stale_after_s)),
             "quiet_since": _moment(last_activity, now),
-            "stuck": len(health.stuck_steps),
+            "stuck": len(health.stuck_entries),
             "stuck_minutes": settings.SYNC_STATUS_STUCK_MINUTES,
             "stuck_url": reverse("sync-status")
             + "?"
