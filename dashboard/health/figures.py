@@ -110,7 +110,7 @@ def health_at(now: datetime) -> Health:
         stuck = in_process.stuck(before=stuck_before(now), cutoff=retention_cutoff(now))
         hours = _rollup_hours()
         last, previous = (now - DAY, now), (now - 2 * DAY, now - DAY)
-        splits = {window: _split(*window) for window in (last, previous)}
+        splits = {window: _split(*window, now) for window in (last, previous)}
         raw = _raw_ranges({rng for _, _, terms in splits.values() for _, rng in terms})
         cycles = SyncCycle.objects.filter(
             started_at__gte=previous[0], started_at__lt=now
@@ -161,11 +161,15 @@ def _rollup_hours() -> dict[datetime, Tallies]:
 Range = tuple[datetime, datetime]
 
 
-def _split(start: datetime, end: datetime) -> tuple[datetime, datetime, list[tuple[int, Range]]]:
+def _split(
+    start: datetime, end: datetime, now: datetime
+) -> tuple[datetime, datetime, list[tuple[int, Range]]]:
     """[start, end) as the rollups' whole hours from the first returned to
     the second, plus or minus steps counted raw in the listed ranges: an
-    edge inside an hour is that hour's shorter part, added to the whole
-    hours, or taken out of the hour it belongs to."""
+    edge inside an hour is that hour's part with fewer steps, added to the
+    whole hours, or taken out of the hour it belongs to. That is its shorter
+    part, but at `now`, where it is the part to come (none have started
+    there yet, but by a clock ahead of ours)."""
     terms = []
     first = hour_of(start)
     if first != start:
@@ -176,7 +180,7 @@ def _split(start: datetime, end: datetime) -> tuple[datetime, datetime, list[tup
             terms.append((-1, (first, start)))
     last = hour_of(end)
     if last != end:
-        if end - last <= last + HOUR - end:
+        if end < now and end - last <= last + HOUR - end:
             terms.append((+1, (last, end)))
         else:
             terms.append((-1, (end, last + HOUR)))
