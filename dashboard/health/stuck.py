@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.core.cache import cache
-from django.core.serializers.json import DjangoJSONEncoder
 
 from dashboard.choices import Status
 from dashboard.models import SyncStep
@@ -105,7 +104,8 @@ def _read_in_process() -> InProcess:
         step = StuckStep(*fields, utc_text(started_at))
         starts.append(_micros(started_at))
         cycle_starts.append(_micros(cycle_started_at))
-        entries.append(json.dumps(step._asdict(), cls=DjangoJSONEncoder))
+        # Text and null only: json.dumps's own encoder, as the body's.
+        entries.append(json.dumps(step._asdict()))
     return InProcess(starts, cycle_starts, entries)
 
 
