@@ -192,3 +192,24 @@ def test_it_reads_a_few_queries_whatever_the_steps(ingest, django_assert_max_num
     # hours, the edges, the cycles.
     with django_assert_max_num_queries(7):
         health_at(now)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_it_reads_one_snapshot_and_leaves_none_open(ingest):
+    from django.db import connection
+
+    now = an_hour_and(20)
+    story(ingest, now)
+
+    health = health_at(now)
+
+    assert health.last_24h.steps == 7
+    assert [step.step_id for step in health.stuck_steps] == ["s1"]
+    # Nothing holds a snapshot once it is read (no session idle in transaction).
+    assert not connection.in_atomic_block
+    if connection.vendor == "postgresql":
+        assert connection.connection.info.transaction_status == 0  # idle
+    ingest(
+        make_report(make_step("s9", started_at=now - HOUR), cycle_id="c9", started_at=now - HOUR)
+    )
+    assert health_at(now).last_24h.steps == 8

@@ -100,13 +100,14 @@ def health_cached(key: str, draw: Callable[[], T]) -> T:
 def health_current(mark: int) -> Health:
     """The health as of now, for the live mark `mark`: what the strip draws
     and /api/v1/health/ gives, read once for both."""
-    return health_cached(f"health-figures:{mark}", lambda: health_at(timezone.now()))
+    return health_cached(f"health-figures:{mark}", lambda: health_at(timezone.now(), mark))
 
 
-def health_at(now: datetime) -> Health:
+def health_at(now: datetime, mark: int | None = None) -> Health:
+    """The health as of `now`; `mark`, the live mark if the caller read it."""
     with _one_snapshot():
         cadence = cadence_at(now)
-        in_process = in_process_steps(live_mark_current())
+        in_process = in_process_steps(live_mark_current() if mark is None else mark)
         stuck = in_process.stuck(before=stuck_before(now), cutoff=retention_cutoff(now))
         hours = _rollup_hours()
         last, previous = (now - DAY, now), (now - 2 * DAY, now - DAY)
@@ -135,11 +136,20 @@ def _one_snapshot():
     if connection.in_atomic_block:
         yield
         return
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            yield
+        return
+    # BEGIN with its isolation level in one statement, where Django's atomic
+    # sends BEGIN and then SET TRANSACTION: a round trip less, which on a
+    # busy database server is most of the time a reading takes (`make bench`).
+    # Nothing in it writes, nor opens a transaction of Django's.
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            cursor.execute("COMMIT")
 
 
 Tallies = dict[str, tuple[int, int]]  # status -> (steps, failed records)
