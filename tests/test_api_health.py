@@ -93,3 +93,43 @@ def test_a_logged_in_user_with_the_permission_reads_it_too(admin_client):
 
 def test_it_refuses_anything_but_get(client, read):
     assert client.post(URL, **read).status_code == 405
+
+
+def test_a_report_applied_is_in_the_next_answer(client, ingest, read):
+    assert client.get(URL, **read).json()["last_24h"]["steps"] == 0
+
+    ingest(make_report(make_step(started_at=recent(30)), started_at=recent(30)))
+
+    assert client.get(URL, **read).json()["last_24h"]["steps"] == 1
+
+
+def test_readers_in_between_reports_share_one_reading(
+    client, ingest, read, django_assert_max_num_queries
+):
+    ingest(make_report(make_step(status="in_process", started_at=recent(90))))
+    first = client.get(URL, **read).content
+    # The token, then the live mark: none of the figures.
+    with django_assert_max_num_queries(2):
+        again = client.get(URL, **read).content
+    assert again == first
+
+
+def test_it_lists_every_stuck_step_oldest_first_whatever_its_ids_hold(client, ingest, read):
+    started = recent(120)
+    ingest(
+        make_report(
+            make_step('say "hé"', started_at=started + timedelta(seconds=1), status="in_process"),
+            make_step("a\\b", started_at=started, status="in_process", object_type="contact"),
+            make_step("later", started_at=recent(5), status="in_process"),
+            cycle_id="cyc-ünï",
+            started_at=started,
+        )
+    )
+
+    body = client.get(URL, **read).json()
+
+    assert [(s["cycle_id"], s["step_id"], s["object_type"]) for s in body["stuck_steps"]] == [
+        ("cyc-ünï", "a\\b", "contact"),
+        ("cyc-ünï", 'say "hé"', "lead"),
+    ]
+    assert body["stuck_steps"][0]["started_at"] == iso(started)

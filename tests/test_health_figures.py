@@ -94,10 +94,10 @@ def test_a_step_still_running_after_an_hour_is_stuck(ingest):
 
     stuck = health_at(now).stuck_steps
 
-    assert [(step.cycle.external_id, step.step_id) for step in stuck] == [("c4", "s1")]
+    assert [(step.cycle_id, step.step_id) for step in stuck] == [("c4", "s1")]
     # An hour and a half later the running step of c1 has been running long enough too.
     later = health_at(now + timedelta(minutes=90)).stuck_steps
-    assert [(step.cycle.external_id, step.step_id) for step in later] == [
+    assert [(step.cycle_id, step.step_id) for step in later] == [
         ("c4", "s1"),
         ("c1", "s2"),
     ]
@@ -110,7 +110,7 @@ def test_the_operator_sets_how_long_a_step_may_run(ingest, settings):
 
     stuck = health_at(now).stuck_steps
 
-    assert [(step.cycle.external_id, step.step_id) for step in stuck] == [
+    assert [(step.cycle_id, step.step_id) for step in stuck] == [
         ("c4", "s1"),
         ("c1", "s2"),
     ]
@@ -120,6 +120,30 @@ def test_a_step_of_an_expired_cycle_is_never_stuck(ingest):
     now = an_hour_and(20)
     story(ingest, now)
     age_cycle("c4", timedelta(days=5))
+
+    assert health_at(now).stuck_steps == []
+
+
+def test_a_stuck_step_leaves_once_its_cycle_leaves_the_window(ingest, settings):
+    now = an_hour_and(20)
+    story(ingest, now)
+    assert [step.step_id for step in health_at(now).stuck_steps] == ["s1"]
+
+    # No report applied since: only the clock moved, past c4's retention.
+    later = now + timedelta(days=settings.SYNC_STATUS_RETENTION_DAYS) - timedelta(hours=2)
+
+    assert [(step.cycle_id, step.step_id) for step in health_at(later).stuck_steps] == [
+        ("c1", "s2")
+    ]
+
+
+def test_a_stuck_step_that_finishes_is_no_longer_stuck(ingest):
+    now = an_hour_and(20)
+    story(ingest, now)
+    assert len(health_at(now).stuck_steps) == 1
+
+    ingest(make_report(make_step("s1", started_at=now - timedelta(hours=5) + timedelta(seconds=1)),
+                       cycle_id="c4", started_at=now - timedelta(hours=5)))  # fmt: skip
 
     assert health_at(now).stuck_steps == []
 
@@ -164,5 +188,28 @@ def test_it_reads_a_few_queries_whatever_the_steps(ingest, django_assert_max_num
     now = an_hour_and(20)
     story(ingest, now)
 
-    with django_assert_max_num_queries(6):
+    # The cadence (2), the live mark and the steps in process by it, the
+    # hours, the edges, the cycles.
+    with django_assert_max_num_queries(7):
         health_at(now)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_it_reads_one_snapshot_and_leaves_none_open(ingest):
+    from django.db import connection
+
+    now = an_hour_and(20)
+    story(ingest, now)
+
+    health = health_at(now)
+
+    assert health.last_24h.steps == 7
+    assert [step.step_id for step in health.stuck_steps] == ["s1"]
+    # Nothing holds a snapshot once it is read (no session idle in transaction).
+    assert not connection.in_atomic_block
+    if connection.vendor == "postgresql":
+        assert connection.connection.info.transaction_status == 0  # idle
+    ingest(
+        make_report(make_step("s9", started_at=now - HOUR), cycle_id="c9", started_at=now - HOUR)
+    )
+    assert health_at(now).last_24h.steps == 8

@@ -184,9 +184,9 @@ def test_one_drawing_serves_every_reader_until_a_report_is_applied(
     every_20_minutes(ingest, 1)
     first = strip_of(admin_client.get(URL).content.decode())
     # Session, user, two for permissions, the reader's zone, the live mark
-    # (the strip's key, and the page's own), the rows: none of the strip's
-    # six figures (a page that draws it makes 12).
-    with django_assert_max_num_queries(7):
+    # (read once for the strip's key and the page's own), the rows: none of
+    # the strip's six figures (a page that draws it makes 12).
+    with django_assert_max_num_queries(6):
         again = strip_of(admin_client.get(URL).content.decode())
     assert again == first
 

@@ -29,9 +29,10 @@ LAYERS = [
         "dashboard.syncerrors.rollups",
         "dashboard.syncerrors.grouping",
         "dashboard.syncerrors.selectors",
-        # The health services: the cadence, the hourly rollups, the figures.
+        # The health services: the cadence, the hourly rollups, the stuck steps, the figures.
         "dashboard.health.cadence",
         "dashboard.health.rollups",
+        "dashboard.health.stuck",
         "dashboard.health.figures",
         # Alert rules, their incidents and the delivery of their notices.
         "dashboard.alerts",

@@ -10,19 +10,25 @@ snapshot, so that the rollups and the steps agree.
 """
 
 from collections import Counter
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
+from typing import TypeVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
+from django.utils import timezone
 
 from dashboard.choices import Status
 from dashboard.health.cadence import Cadence, cadence_at
 from dashboard.health.rollups import HOUR, hour_of
+from dashboard.health.stuck import StuckStep, in_process_steps, stuck_step
+from dashboard.ingest.live_marks import live_mark_current
 from dashboard.models import StepHour, SyncCycle, SyncStep
 from dashboard.storage.retention import retention_cutoff
 from dashboard.syncerrors.rollups import bucket_of
@@ -30,8 +36,11 @@ from dashboard.syncerrors.selectors import trend_buckets
 
 DAY = timedelta(hours=24)
 FAILED_STATUSES = (Status.FAILED, Status.INCOMPLETE, Status.CLEANED_UP)
-# What the strip and the JSON say of a stuck step.
-STUCK_FIELDS = ("step_id", "object_type", "object_name", "operation", "started_at", "status")
+# How long one reading of the figures serves every reader (the strip, the
+# JSON) while no report is applied: the live mark is in its key. Their words
+# move with the clock only by the minute.
+HEALTH_CACHE_SECONDS = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,10 +64,15 @@ class Bucket:
 class Health:
     now: datetime
     cadence: Cadence
-    stuck_steps: list[SyncStep]  # oldest first, with their cycle
+    # The stuck steps, oldest first, as /api/v1/health/ writes each (stuck.py).
+    stuck_entries: list[str]
     last_24h: Window
     previous_24h: Window
     chart: list[Bucket]  # the retention window, oldest first
+
+    @property
+    def stuck_steps(self) -> list[StuckStep]:
+        return [stuck_step(entry) for entry in self.stuck_entries]
 
 
 def stuck_before(now: datetime) -> datetime:
@@ -66,25 +80,38 @@ def stuck_before(now: datetime) -> datetime:
     return now - timedelta(minutes=settings.SYNC_STATUS_STUCK_MINUTES)
 
 
-def stuck_steps(now: datetime) -> QuerySet[SyncStep]:
-    """The visible steps in process that started more than
-    SYNC_STATUS_STUCK_MINUTES before `now`, oldest first."""
-    return SyncStep.objects.filter(
-        status=Status.IN_PROCESS,
-        started_at__lt=stuck_before(now),
-        cycle_started_at__gte=retention_cutoff(now),
-    ).order_by("started_at", "pk")
+def health_cached(key: str, draw: Callable[[], T]) -> T:
+    """What `draw()` returns, drawn at most once per HEALTH_CACHE_SECONDS for
+    `key`, which names the live mark (dashboard/ingest/live_marks.py), so
+    that a report applied is seen at once: the one rule by which the
+    figures, the strip and the JSON are kept."""
+    try:
+        drawn = cache.get(key)
+    except Exception:
+        # The cache (Redis) is down: each reader draws it itself.
+        drawn = None
+    if drawn is None:
+        drawn = draw()
+        with suppress(Exception):  # drawn again next time, then
+            cache.set(key, drawn, HEALTH_CACHE_SECONDS)
+    return drawn
 
 
-def health_at(now: datetime) -> Health:
+def health_current(mark: int) -> Health:
+    """The health as of now, for the live mark `mark`: what the strip draws
+    and /api/v1/health/ gives, read once for both."""
+    return health_cached(f"health-figures:{mark}", lambda: health_at(timezone.now(), mark))
+
+
+def health_at(now: datetime, mark: int | None = None) -> Health:
+    """The health as of `now`; `mark`, the live mark if the caller read it."""
     with _one_snapshot():
         cadence = cadence_at(now)
-        stuck = list(
-            stuck_steps(now).select_related("cycle").only(*STUCK_FIELDS, "cycle__external_id")
-        )
+        in_process = in_process_steps(live_mark_current() if mark is None else mark)
+        stuck = in_process.stuck(before=stuck_before(now), cutoff=retention_cutoff(now))
         hours = _rollup_hours()
         last, previous = (now - DAY, now), (now - 2 * DAY, now - DAY)
-        splits = {window: _split(*window) for window in (last, previous)}
+        splits = {window: _split(*window, now) for window in (last, previous)}
         raw = _raw_ranges({rng for _, _, terms in splits.values() for _, rng in terms})
         cycles = SyncCycle.objects.filter(
             started_at__gte=previous[0], started_at__lt=now
@@ -95,7 +122,7 @@ def health_at(now: datetime) -> Health:
     return Health(
         now=now,
         cadence=cadence,
-        stuck_steps=stuck,
+        stuck_entries=stuck,
         last_24h=_window(cycles["last"], splits[last], hours, raw),
         previous_24h=_window(cycles["previous"], splits[previous], hours, raw),
         chart=_chart(hours, trend_buckets(now)),
@@ -109,11 +136,20 @@ def _one_snapshot():
     if connection.in_atomic_block:
         yield
         return
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            yield
+        return
+    # BEGIN with its isolation level in one statement, where Django's atomic
+    # sends BEGIN and then SET TRANSACTION: a round trip less, which on a
+    # busy database server is most of the time a reading takes (`make bench`).
+    # Nothing in it writes, nor opens a transaction of Django's.
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            cursor.execute("COMMIT")
 
 
 Tallies = dict[str, tuple[int, int]]  # status -> (steps, failed records)
@@ -135,11 +171,15 @@ def _rollup_hours() -> dict[datetime, Tallies]:
 Range = tuple[datetime, datetime]
 
 
-def _split(start: datetime, end: datetime) -> tuple[datetime, datetime, list[tuple[int, Range]]]:
+def _split(
+    start: datetime, end: datetime, now: datetime
+) -> tuple[datetime, datetime, list[tuple[int, Range]]]:
     """[start, end) as the rollups' whole hours from the first returned to
     the second, plus or minus steps counted raw in the listed ranges: an
-    edge inside an hour is that hour's shorter part, added to the whole
-    hours, or taken out of the hour it belongs to."""
+    edge inside an hour is that hour's part with fewer steps, added to the
+    whole hours, or taken out of the hour it belongs to. That is its shorter
+    part, but at `now`, where it is the part to come (none have started
+    there yet, but by a clock ahead of ours)."""
     terms = []
     first = hour_of(start)
     if first != start:
@@ -150,7 +190,7 @@ def _split(start: datetime, end: datetime) -> tuple[datetime, datetime, list[tup
             terms.append((-1, (first, start)))
     last = hour_of(end)
     if last != end:
-        if end - last <= last + HOUR - end:
+        if end < now and end - last <= last + HOUR - end:
             terms.append((+1, (last, end)))
         else:
             terms.append((-1, (end, last + HOUR)))

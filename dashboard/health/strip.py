@@ -2,11 +2,9 @@
 one context, so that whatever renders the strip (the page, or a poll that
 refreshes it) renders the same thing from `health/strip.html`."""
 
-import contextlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -17,8 +15,14 @@ from django.utils.timesince import timesince
 
 from dashboard.choices import Status
 from dashboard.health.chart import health_chart
-from dashboard.health.figures import Window, health_at, stuck_before
-from dashboard.ingest.live_marks import live_mark_current
+from dashboard.health.figures import (
+    Health,
+    Window,
+    health_at,
+    health_cached,
+    health_current,
+    stuck_before,
+)
 from dashboard.times import duration_text, local_input, local_text
 
 FIGURES = ("cycles", "steps", "failed_steps", "failed_records")
@@ -26,37 +30,31 @@ FIGURES = ("cycles", "steps", "failed_steps", "failed_records")
 WORSE_WHEN_MORE = {"failed_steps", "failed_records"}
 
 
-# How long one drawing of the strip serves every reader of one language and
-# zone, while no report is applied (the live mark is in its key). Its figures
-# and chart cost more than the rest of the page (`make bench`); its words move
-# with the clock only by the minute.
-STRIP_CACHE_SECONDS = 10
-
-
-def health_strip_html() -> str:
-    """health/strip.html as of now, drawn at most once per STRIP_CACHE_SECONDS
-    and report applied, for each language and time zone."""
+def health_strip_html(mark: int) -> str:
+    """health/strip.html as of now, drawn at most once per report applied
+    (`mark`, the live mark the caller read) and HEALTH_CACHE_SECONDS, for
+    each language and time zone: its figures and chart cost more than the
+    rest of the page (`make bench`)."""
     key = ":".join(
-        ["health-strip", str(live_mark_current()), translation.get_language() or "",
+        ["health-strip", str(mark), translation.get_language() or "",
          timezone.get_current_timezone_name()]
     )  # fmt: skip
-    try:
-        html = cache.get(key)
-    except Exception:
-        # The cache (Redis) is down: the page draws its strip itself.
-        html = None
-    if html is None:
-        html = render_to_string("health/strip.html", health_strip())
-        with contextlib.suppress(Exception):  # drawn again next time, then
-            cache.set(key, html, STRIP_CACHE_SECONDS)
+    html = health_cached(
+        key, lambda: render_to_string("health/strip.html", strip_context(health_current(mark)))
+    )
     return mark_safe(html)  # noqa: S308 - our template's output, escaped by it
 
 
 def health_strip(now: datetime | None = None) -> dict:
     """The template context of health/strip.html as of `now`, in the current
     language and time zone."""
-    now = now or timezone.now()
-    health = health_at(now)
+    return strip_context(health_at(now or timezone.now()))
+
+
+def strip_context(health: Health) -> dict:
+    """The template context of health/strip.html for `health`, in the current
+    language and time zone."""
+    now = health.now
     cadence = health.cadence
     last_activity = max(
         (m for m in (cadence.last_cycle_started_at, cadence.last_cycle_ended_at) if m),
@@ -71,7 +69,7 @@ def health_strip(now: datetime | None = None) -> dict:
             "stale": cadence.stale,
             "stale_after": duration_text(timedelta(seconds=cadence.stale_after_s)),
             "quiet_since": _moment(last_activity, now),
-            "stuck": len(health.stuck_steps),
+            "stuck": len(health.stuck_entries),
             "stuck_minutes": settings.SYNC_STATUS_STUCK_MINUTES,
             "stuck_url": reverse("sync-status")
             + "?"

@@ -18,6 +18,9 @@ from dashboard.web.paging import PastTheEndPaginator
 @page_permission_required
 def sync_status(request):
     filterset = SyncStepFilter(request.GET, queryset=visible_steps())
+    # Read once, before the rows, as a poll does (steps/live.py): the page's
+    # live state and the strip's drawing both go by it.
+    live_mark = live_mark_current()
     export_query = request.GET.copy()
     export_query.pop("page", None)
     context = {
@@ -26,19 +29,17 @@ def sync_status(request):
         "chips": [],
         "export_query": export_query.urlencode(),
         "retention_days": settings.SYNC_STATUS_RETENTION_DAYS,
-        "health_strip": health_strip_html(),
+        "health_strip": health_strip_html(live_mark),
     }
     if not filterset.is_valid():
         # The form again, with a message next to each filter it could not read.
         return render(request, "dashboard/sync_status.html", context, status=400)
-    # The live mark is read before the rows, as a poll does (steps/live.py).
-    live_mark = live_mark_current() if is_live(filterset) else None
     table = SyncStepTable(with_step_page_facts(filterset.qs), order_by=filterset.sort_order)
     table.paginate(
         paginator_class=PastTheEndPaginator, page=filterset.page_number, per_page=ROWS_PER_PAGE
     )
     context.update(table=table, chips=filterset.chips())
-    if live_mark is not None:
+    if is_live(filterset):
         live = page_live(table=table, mark=live_mark, query=context["export_query"])
         context.update(uses_htmx=True, live=live, strip_live=strip_live())
     return render(request, "dashboard/sync_status.html", context)
