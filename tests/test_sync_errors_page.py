@@ -217,7 +217,7 @@ def test_it_draws_the_page_itself_when_the_cache_is_down(admin_client, groups, m
 
         set = get
 
-    monkeypatch.setattr("dashboard.syncerrors.drawings.cache", Down())
+    monkeypatch.setattr("dashboard.kept.cache", Down())
     response = admin_client.get(URL)
     assert response.status_code == 200
     assert len(GROUP_LINK.findall(response.content.decode())) == 50

@@ -11,7 +11,7 @@ snapshot, so that the rollups and the steps agree.
 
 from collections import Counter
 from collections.abc import Callable
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
@@ -19,7 +19,6 @@ from operator import or_
 from typing import TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
@@ -29,6 +28,7 @@ from dashboard.health.cadence import Cadence, cadence_at
 from dashboard.health.rollups import HOUR, hour_of
 from dashboard.health.stuck import StuckStep, in_process_steps, stuck_step
 from dashboard.ingest.live_marks import live_mark_current
+from dashboard.kept import kept
 from dashboard.models import StepHour, SyncCycle, SyncStep
 from dashboard.storage.retention import retention_cutoff
 from dashboard.syncerrors.rollups import bucket_of
@@ -85,16 +85,7 @@ def health_cached(key: str, draw: Callable[[], T]) -> T:
     `key`, which names the live mark (dashboard/ingest/live_marks.py), so
     that a report applied is seen at once: the one rule by which the
     figures, the strip and the JSON are kept."""
-    try:
-        drawn = cache.get(key)
-    except Exception:
-        # The cache (Redis) is down: each reader draws it itself.
-        drawn = None
-    if drawn is None:
-        drawn = draw()
-        with suppress(Exception):  # drawn again next time, then
-            cache.set(key, drawn, HEALTH_CACHE_SECONDS)
-    return drawn
+    return kept(key, HEALTH_CACHE_SECONDS, draw)
 
 
 def health_current(mark: int) -> Health:

@@ -16,14 +16,12 @@ figure together at that volume.
 
 import json
 from bisect import bisect_left
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from django.core.cache import cache
-
 from dashboard.choices import Status
+from dashboard.kept import kept
 from dashboard.models import SyncStep
 from dashboard.times import utc_text
 
@@ -69,17 +67,7 @@ class InProcess:
 
 def in_process_steps(mark: int) -> InProcess:
     """The steps in process as of the live mark `mark`, read once per mark."""
-    key = f"health-in-process:{mark}"
-    try:
-        found = cache.get(key)
-    except Exception:
-        # The cache (Redis) is down: read them each time.
-        found = None
-    if found is None:
-        found = _read_in_process()
-        with suppress(Exception):  # read again next time, then
-            cache.set(key, found, IN_PROCESS_CACHE_SECONDS)
-    return found
+    return kept(f"health-in-process:{mark}", IN_PROCESS_CACHE_SECONDS, _read_in_process)
 
 
 def stuck_step(entry: str) -> StuckStep:

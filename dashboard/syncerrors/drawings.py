@@ -13,16 +13,15 @@ moment the drawing may name itself (a group shown "new" a day after it was
 first seen), after which it is drawn again.
 """
 
-import contextlib
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 
+from dashboard.kept import kept
 from dashboard.syncerrors.rollups import bucket_of
 from dashboard.syncerrors.selectors import groups_version
 
@@ -43,14 +42,9 @@ def kept_drawing(request, draw: Callable[[], Drawing]) -> dict[str, SafeString]:
              timezone.get_current_timezone_name(), str(settings.SYNC_STATUS_RETENTION_DAYS),
              request.path, request.GET.urlencode()]  # fmt: skip
     key = "sync-errors:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
-    try:
-        kept = cache.get(key)
-    except Exception:
-        # The cache (Redis) is down: the page draws them itself.
-        kept = None
-    if kept is None or (kept[1] is not None and now >= kept[1]):
-        kept = draw()
-        with contextlib.suppress(Exception):  # drawn again next time, then
-            cache.set(key, kept, KEPT_SECONDS)
+    # Drawn again once the clock alone has ended a drawing's exactness.
+    drawing = kept(
+        key, KEPT_SECONDS, draw, expired=lambda kept: kept[1] is not None and now >= kept[1]
+    )
     # Our templates' output, escaped by them.
-    return {name: mark_safe(html) for name, html in kept[0].items()}  # noqa: S308
+    return {name: mark_safe(html) for name, html in drawing[0].items()}  # noqa: S308
