@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from dashboard.syncerrors import drawings
+from dashboard import kept
 from dashboard.syncerrors.signatures import group_key
 from devtools.bench.suite import (
     Results,
@@ -70,8 +70,9 @@ class NothingKept:
 @contextlib.contextmanager
 def drawn_every_time():
     """The pages as the first reader after a report is applied finds them:
-    their drawing (dashboard/syncerrors/drawings.py) made for the request."""
-    with mock.patch.object(drawings, "cache", NothingKept()):
+    their drawing (dashboard/syncerrors/drawings.py, kept by dashboard/kept.py)
+    made for the request."""
+    with mock.patch.object(kept, "cache", NothingKept()):
         yield
 
 
