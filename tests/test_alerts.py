@@ -244,6 +244,52 @@ def test_an_evaluation_lost_with_its_worker_is_done_by_the_sweep(ingest, monkeyp
     assert len(notices()) == 1
 
 
+def test_a_backlog_is_evaluated_by_its_first_evaluation_as_its_reports_one_by_one(
+    ingest, monkeypatch
+):
+    """A worker behind applies many reports before it reaches their
+    evaluations: the first evaluates them all, in their order, and the next
+    find theirs done."""
+    from dashboard import tasks
+
+    rule()
+    rule("failed_records", threshold=10)
+    rule("new_error_group")
+    postal = [{"record_id": "00Q1", "message": "Postal code is required"}]
+    monkeypatch.setattr(tasks, "enqueue_alerts_evaluation", lambda report_pk: None)
+    reports = ingest(
+        cycle(1, step("pull.lead", 50, "failed", failures=postal)),
+        cycle(2, step("pull.lead", 40, "succeeded"),
+              step("pull.contact", 40, "incomplete", object_type="contact",
+                   counts={"failed": 12}, failures=failures(12))),
+        cycle(3, step("pull.lead", 30, "failed")),
+        cycle(4, step("pull.lead", 20, "failed"), step("pull.contact", 20, "incomplete",
+              object_type="contact", counts={"failed": 11}, failures=failures(11))),
+    )  # fmt: skip
+    assert not Incident.objects.exists()
+
+    evaluate_report_alerts.apply(args=[reports[-1].pk])
+    assert not ReceivedReport.objects.filter(alerts_evaluated_at__isnull=True).exists()
+    for report in reports:
+        evaluate_report_alerts.apply(args=[report.pk])
+
+    lead = Incident.objects.filter(rule__kind="step_failed").order_by("opened_at", "pk")
+    assert [(i.resolved_by, i.occurrences) for i in lead] == [("cyc-2/pull.lead", 1), ("", 2)]
+    [contact] = Incident.objects.filter(rule__kind="failed_records")
+    assert (contact.occurrences, contact.failed_records, contact.resolved_at) == (2, 23, None)
+    groups = Incident.objects.filter(rule__kind="new_error_group").order_by("happened_at")
+    assert [group.object_type for group in groups] == ["lead", "contact"]
+    assert sorted(n.kind for n in notices()) == ["opens"] * 5 + ["resolves"]
+
+
+def test_the_later_steps_of_a_cycle_reported_in_parts_count_into_its_incident(ingest):
+    rule()
+    ingest(cycle(1, step("pull.lead", 50, "failed")))
+    ingest(make_report(step("pull.lead.2", 45, "failed"), step("pull.lead.3", 44, "failed"),
+                       cycle_id="cyc-1", started_at=recent(50) - timedelta(seconds=5)))  # fmt: skip
+    assert Incident.objects.get().occurrences == 3
+
+
 def test_a_notice_speaks_the_sites_language(ingest, settings):
     settings.LANGUAGE_CODE = "fr"
     rule()

@@ -10,9 +10,11 @@ step later than the incident's latest can resolve it.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from dashboard.alerts.incidents import (
@@ -35,6 +37,8 @@ Kind = AlertRule.Kind
 STEP_FIELDS = ["pk", "step_id", "object_type", "object_name", "operation", "status",
                "started_at", "failed_count"]  # fmt: skip
 SYNC = About(key="sync")
+# Reports evaluated in one transaction at most.
+CLAIMED = 100
 
 
 @dataclass(frozen=True)
@@ -60,24 +64,45 @@ def step_rules(rule: AlertRule) -> tuple[Callable[[dict], bool], Callable[[dict]
 
 
 def alerts_evaluate_report(*, report_pk: int) -> list[int]:
-    """The incidents an applied report opens, counts into and resolves; the
-    pks of the notices written, to send (once this has committed)."""
-    # One transaction, so that a report costs one commit however many
-    # incidents it counts into.
+    """The incidents an applied report opens, counts into and resolves, and
+    with it every report applied before it whose evaluation still waits; the
+    pks of the notices written, to send (once this has committed).
+
+    A worker with a backlog applies many reports before it reaches their
+    evaluations: the first evaluates them all, in one transaction, and the
+    others find theirs done (`make bench`, alerts, measures it)."""
     with transaction.atomic():
-        outcome = _evaluate_report(report_pk)
+        outcome = _evaluate_reports(_claim(report_pk))
         if not outcome.notice_pks and connection.vendor == "postgresql":
             # Nothing to send: a commit lost in a database crash would only
-            # lose counts and the "evaluated" mark, and the sweep evaluates
-            # the report again. Not waiting for the disk keeps evaluation
+            # lose counts and the "evaluated" marks, and the sweep evaluates
+            # the reports again. Not waiting for the disk keeps evaluation
             # off ingestion's back (`make bench` measures it).
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
     return outcome.notice_pks
 
 
-def _evaluate_report(report_pk: int) -> Outcome:
+def _claim(report_pk: int) -> list[int]:
+    """The report, unless it was evaluated already (a task delivered again),
+    and up to CLAIMED of the oldest reports applied and waiting for their
+    evaluation, locked until the transaction ends: a second worker skips
+    them and takes the next."""
+    waiting = ReceivedReport.objects.filter(
+        status=ReceivedReport.State.APPLIED, alerts_evaluated_at__isnull=True
+    )
+    if connection.vendor == "postgresql":
+        waiting = waiting.select_for_update(skip_locked=True)
+    # The report itself first, whatever its age: one query.
+    itself_first = Case(When(pk=report_pk, then=Value(0)), default=Value(1))
+    claimed = waiting.order_by(itself_first, "applied_at").values_list("pk", flat=True)[:CLAIMED]
+    return sorted(claimed)
+
+
+def _evaluate_reports(report_pks: list[int]) -> Outcome:
     outcome = Outcome()
+    if not report_pks:
+        return outcome
     rules = list(AlertRule.objects.filter(enabled=True).order_by("pk"))
     # Every open incident of those rules in one query: it runs for every report.
     open_incidents: dict[int, dict[str, Incident]] = {rule.pk: {} for rule in rules}
@@ -85,30 +110,32 @@ def _evaluate_report(report_pk: int) -> Outcome:
         for incident in Incident.objects.filter(rule__in=rules, resolved_at__isnull=True):
             open_incidents[incident.rule_id][incident.key] = incident
     watching = [rule for rule in rules if rule.kind != Kind.SYNC_STALE]
-    # The report's cycle and its steps in one query (the cycle by its engine
-    # id, as the report names it).
+    # The reports' cycles and their steps in one query (each cycle by its
+    # engine id, as a report names it), oldest first.
     steps = []
     if watching:
         steps = list(
             SyncStep.objects.filter(
                 cycle__external_id__in=ReceivedReport.objects.filter(
-                    pk=report_pk, status=ReceivedReport.State.APPLIED
+                    pk__in=report_pks, status=ReceivedReport.State.APPLIED
                 ).values("cycle_external_id")
             )
             .order_by("started_at", "pk")
             .values("cycle__external_id", "cycle_started_at", *STEP_FIELDS)
         )
-    if steps:
-        cycle = CycleRef(steps[0]["cycle__external_id"], steps[0]["cycle_started_at"])
-        for rule in watching:
-            if rule.kind == Kind.NEW_ERROR_GROUP:
-                _evaluate_new_groups(rule, cycle, steps, outcome)
-            else:
-                _evaluate_steps(rule, cycle, steps, open_incidents[rule.pk], outcome)
+    cycles: dict[CycleRef, list[dict]] = {}
+    for step in steps:
+        ref = CycleRef(step["cycle__external_id"], step["cycle_started_at"])
+        cycles.setdefault(ref, []).append(step)
+    for rule in watching:
+        if rule.kind == Kind.NEW_ERROR_GROUP:
+            _evaluate_new_groups(rule, cycles, outcome)
+        elif steps:
+            _evaluate_steps(rule, steps, open_incidents[rule.pk], outcome)
     if any(open_incidents[rule.pk] for rule in rules if rule.kind == Kind.SYNC_STALE):
         # A cycle started: the sync is no longer stale, and need not wait for the clock.
         _evaluate_stale(timezone.now(), outcome)
-    ReceivedReport.objects.filter(pk=report_pk, status=ReceivedReport.State.APPLIED).update(
+    ReceivedReport.objects.filter(pk__in=report_pks, status=ReceivedReport.State.APPLIED).update(
         alerts_evaluated_at=timezone.now()
     )
     return outcome
@@ -139,7 +166,6 @@ def alerts_evaluate_clock(*, now: datetime) -> list[int]:
 
 def _evaluate_steps(
     rule: AlertRule,
-    cycle: CycleRef,
     steps: list[dict],
     open_incidents: dict[str, Incident],
     outcome: Outcome,
@@ -152,15 +178,25 @@ def _evaluate_steps(
     ]
     if not watched:
         return
+    abouts = [stream_about(s["object_type"], s["object_name"], s["operation"]) for s in watched]
+    # The latest incident of each stream that fires with none open, read
+    # for all of them at once: what a step that would open one must follow.
+    latest = _latest_incidents(
+        rule,
+        {
+            about.key
+            for step, about in zip(watched, abouts, strict=True)
+            if fires(step) and about.key not in open_incidents
+        },
+    )
     # The steps that fire an open incident, counted into it with one update
     # per incident rather than one per step.
     counting: dict[str, list[dict]] = {}
-    for step in watched:
-        about = stream_about(step["object_type"], step["object_name"], step["operation"])
+    for step, about in zip(watched, abouts, strict=True):
         incident = open_incidents.get(about.key)
         event = Event(
             at=step["started_at"],
-            cycle_id=cycle.external_id,
+            cycle_id=step["cycle__external_id"],
             step_id=step["step_id"],
             status=step["status"],
             failed_records=step["failed_count"],
@@ -169,7 +205,7 @@ def _evaluate_steps(
             if incident is not None:
                 counting.setdefault(about.key, []).append(step)
                 continue
-            incident = _open_for_step(rule, about, event, _failed(step), resolves, outcome)
+            incident = _open_for_step(rule, about, event, _failed(step), resolves, outcome, latest)
             if incident is not None:
                 open_incidents[about.key] = incident
         elif incident is not None and resolves(step):
@@ -186,6 +222,9 @@ def _evaluate_steps(
 
 
 def _count(incident: Incident, fired: list[dict]) -> None:
+    # Of a cycle reported in parts, the steps of its earlier reports have
+    # been counted already: the rest count.
+    fired = [step for step in fired if step["started_at"] > incident.last_seen_at]
     if fired:
         incident_count(
             incident=incident,
@@ -196,18 +235,40 @@ def _count(incident: Incident, fired: list[dict]) -> None:
         )
 
 
-def _open_for_step(rule, about: About, event: Event, failed: int, resolves, outcome):
-    latest = (
-        Incident.objects.filter(rule=rule, key=about.key)
-        .order_by("-opened_at", "-pk")
-        .values("last_seen_at", "resolved_happened_at")
-        .first()
-    )
-    if latest and event.at <= max(
-        latest["last_seen_at"], latest["resolved_happened_at"] or EARLIEST
-    ):
+def _latest_incidents(rule: AlertRule, keys: set[str]) -> dict[str, dict | None]:
+    """The latest incident of the rule about each key (None: there has been
+    none), its last_seen_at and resolved_happened_at: one query."""
+    latest: dict[str, dict | None] = dict.fromkeys(keys)
+    if keys:
+        rows = (
+            Incident.objects.filter(rule=rule, key__in=keys)
+            .annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=[F("key")],
+                    order_by=[F("opened_at").desc(), F("pk").desc()],
+                )
+            )
+            .filter(rank=1)
+            .values("key", "last_seen_at", "resolved_happened_at")
+        )
+        latest.update((row["key"], row) for row in rows)
+    return latest
+
+
+def _open_for_step(rule, about: About, event: Event, failed: int, resolves, outcome, latest):
+    """Open the incident this step fires, unless the latest about its key
+    has been told of it; `latest`, as _latest_incidents reads it, is kept
+    current for the next step."""
+    if about.key not in latest:
+        # This report opened one about it: read what it left.
+        latest.update(_latest_incidents(rule, {about.key}))
+    told = latest[about.key]
+    if told and event.at <= max(told["last_seen_at"], told["resolved_happened_at"] or EARLIEST):
         # An older step, applied late or again: its incident has been told.
         return None
+    # From here, whatever happens, the latest incident about it may change.
+    del latest[about.key]
     incident = incident_open(
         rule=rule,
         about=about,
@@ -253,18 +314,32 @@ def _step_ref(event: Event) -> str:
     return f"{event.cycle_id}/{event.step_id}"
 
 
-def _evaluate_new_groups(rule: AlertRule, cycle: CycleRef, steps: list[dict], outcome: Outcome):
-    watched = [s["pk"] for s in steps if rule.watches(s["object_type"], s["operation"])]
+def _evaluate_new_groups(rule: AlertRule, cycles: dict[CycleRef, list[dict]], outcome: Outcome):
+    """The groups first seen in one of these cycles: a failure of it in one
+    of the cycle's steps, and none before its start."""
+    watched = {
+        step["pk"]: cycle
+        for cycle, steps in cycles.items()
+        for step in steps
+        if rule.watches(step["object_type"], step["operation"])
+    }
     if not watched:
         return
-    # First seen in this cycle: a failure of it in one of its steps, and none before.
-    groups = ErrorGroup.objects.filter(
-        id__in=ErrorGroupStep.objects.filter(
-            step_id__in=watched, cycle_started_at=cycle.started_at
-        ).values("group_id"),
-        first_seen__gte=cycle.started_at,
-    ).order_by("first_seen", "id")
-    groups = {f"group:{group.id}": group for group in groups}
+    # The groups of the watched steps, each with the cycles it failed in:
+    # one query for every cycle.
+    cycles_of: dict[int, set[CycleRef]] = {}
+    for group_id, step_pk in ErrorGroupStep.objects.filter(
+        step_id__in=list(watched),
+        cycle_started_at__in={cycle.started_at for cycle in watched.values()},
+    ).values_list("group_id", "step_id"):
+        cycles_of.setdefault(group_id, set()).add(watched[step_pk])
+    new = ErrorGroup.objects.filter(id__in=list(cycles_of)).order_by("first_seen", "id")
+    # First seen in one of its cycles: the latest that started before it was.
+    seen_in: dict[int, CycleRef] = {}
+    for group in new:
+        if before := [c for c in cycles_of[group.id] if c.started_at <= group.first_seen]:
+            seen_in[group.id] = max(before, key=attrgetter("started_at"))
+    groups = {f"group:{group.id}": group for group in new if group.id in seen_in}
     # Told already (a later report of the same cycle): one query, not a
     # refused insert each.
     told = Incident.objects.filter(rule=rule, key__in=list(groups)).values_list("key", flat=True)
@@ -282,7 +357,7 @@ def _evaluate_new_groups(rule: AlertRule, cycle: CycleRef, steps: list[dict], ou
                 summary=f"{group.error_code + ': ' if group.error_code else ''}{group.template}",
             ),
             opened_by=f"first seen {group.first_seen.isoformat()}",
-            event=Event(at=group.first_seen, cycle_id=cycle.external_id),
+            event=Event(at=group.first_seen, cycle_id=seen_in[group.id].external_id),
             failed_records=group.failures,
             one_notice=True,
             outcome=outcome,

@@ -1,7 +1,8 @@
 """Ingestion with alert evaluation switched on, against the same without:
 the small reports a live engine sends, applied by the Celery task in this
-process, where the evaluation (and the delivery of the notices it writes, to
-a webhook on this machine) runs eagerly inside the timing."""
+process, with the tasks they queue (the evaluation, the delivery of the
+notices it writes, to a webhook on this machine) run after them as one
+worker with that backlog would, inside the timing."""
 
 import threading
 from datetime import UTC, datetime, timedelta
@@ -83,6 +84,6 @@ def measure_alerts(results: Results, reports: int, failures: int) -> None:
     results.notes.append(
         "Alerts: the apply task with one enabled rule of each kind (their notices "
         "delivered, in this process, to a webhook on this machine) against the same "
-        "task with the rules disabled, in turns; the evaluation runs eagerly inside "
-        "the timing."
+        "task with the rules disabled, in turns; the tasks the reports queue run inside "
+        "the timing, after them, as one worker with that backlog runs them."
     )

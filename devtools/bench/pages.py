@@ -49,10 +49,14 @@ def measure_page(results: Results, runs: int) -> None:
 
 
 def explain(client: Client, url: str) -> str:
+    """The plan of the query that reads the page's rows: the one of the
+    steps that ends in the page's LIMIT (the health strip reads steps too)."""
     with CaptureQueriesContext(connection) as queries:
         get(client, url)
     sql = next(
-        q["sql"] for q in queries.captured_queries if 'FROM "dashboard_syncstep"' in q["sql"]
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "dashboard_syncstep"' in q["sql"] and " LIMIT " in q["sql"]
     )
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql)
