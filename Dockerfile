@@ -16,6 +16,5 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
 USER app
 
 EXPOSE 8000
-# A step's address names its cycle and step ids, up to 255 characters each:
-# longer than gunicorn's default request line once percent-encoded.
-CMD ["gunicorn", "syncstatus.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--limit-request-line", "8190", "--access-logfile", "-"]
+# Workers, threads and limits: syncstatus/gunicorn.py.
+CMD ["gunicorn", "-c", "python:syncstatus.gunicorn", "syncstatus.wsgi"]

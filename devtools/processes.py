@@ -18,6 +18,8 @@ from pathlib import Path
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+# How the web app is served everywhere (the image, compose): its config module.
+GUNICORN_CONFIG = ("-c", "python:syncstatus.gunicorn")
 
 
 def free_port() -> int:
@@ -161,15 +163,12 @@ class Processes:
                 sys.executable,
                 "-m",
                 "gunicorn",
+                *GUNICORN_CONFIG,
                 "syncstatus.wsgi",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
                 "2",
-                "--limit-request-line",
-                "8190",
-                "--access-logfile",
-                "-",
             ],
             env,
         )

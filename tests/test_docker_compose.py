@@ -11,6 +11,8 @@ import dj_database_url
 import pytest
 import yaml
 
+from devtools.processes import GUNICORN_CONFIG
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ["web", "worker", "beat"]
 
@@ -63,7 +65,10 @@ def test_web_worker_and_beat_share_one_image(compose):
 def test_the_commands_are_the_ones_the_process_tests_run(compose):
     services = compose["services"]
     web = command(services["web"])
-    assert web.index("manage.py migrate") < web.index("gunicorn syncstatus.wsgi")
+    served = " ".join(["gunicorn", *GUNICORN_CONFIG, "syncstatus.wsgi"])
+    assert web.index("manage.py migrate") < web.index(served)
+    image = ", ".join(f'"{word}"' for word in served.split())
+    assert f"CMD [{image}]" in (ROOT / "Dockerfile").read_text()
     assert command(services["worker"]).startswith("celery -A syncstatus worker")
     assert command(services["beat"]).startswith("celery -A syncstatus beat")
 

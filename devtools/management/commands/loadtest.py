@@ -24,7 +24,14 @@ from dashboard.models import ReceivedReport
 from devtools.bench.scratch import scratch_database
 from devtools.bench.suite import machine, rerun_command
 from devtools.loadtest import results
-from devtools.processes import ROOT, Processes, free_port, wait_for_port, wait_until
+from devtools.processes import (
+    GUNICORN_CONFIG,
+    ROOT,
+    Processes,
+    free_port,
+    wait_for_port,
+    wait_until,
+)
 
 LOCUSTFILE = ROOT / "devtools" / "loadtest" / "locustfile.py"
 NORMAL_INTERVAL = 300  # seconds between cycle starts of a real sync engine
@@ -58,7 +65,7 @@ class Command(BaseCommand):
             "--web-workers",
             type=int,
             default=2 * (os.cpu_count() or 1) + 1,
-            help="gunicorn sync workers (default: 2 x cores + 1).",
+            help="gunicorn workers (default: 2 x cores + 1; threads: syncstatus/gunicorn.py).",
         )
         parser.add_argument(
             "--output", help="Write the results of a passing run into this Markdown file."
@@ -182,8 +189,8 @@ class Command(BaseCommand):
         port = free_port()
         processes.start(
             "web",
-            [sys.executable, "-m", "gunicorn", "syncstatus.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers), "--access-logfile", "-",
+            [sys.executable, "-m", "gunicorn", *GUNICORN_CONFIG, "syncstatus.wsgi",
+             "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
              "--access-logformat", results.ACCESS_LOG_FORMAT],
             env,
         )  # fmt: skip
@@ -246,7 +253,7 @@ generator itself), so timings vary from run to run; the errors and lost
 reports, which are what the run judges, do not. Run on
 {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.
 
-What runs: gunicorn ({options["web_workers"]} sync workers, 2 x cores + 1), a
+What runs: gunicorn ({options["web_workers"]} workers, 2 x cores + 1), a
 Celery worker (concurrency 2) and beat, on simulated history
 (`--backfill {options["backfill"]}`) in a database of its own (`<name>_load`,
 dropped at the end). For {options["duration"]} s, {users} admins (locust,
