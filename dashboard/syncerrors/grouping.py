@@ -33,12 +33,19 @@ def stream_of(step: SyncStep) -> StreamKey:
 
 
 def failure_signatures(step: SyncStep, failures) -> list[Signature]:
-    return [
-        failure_signature(
-            step.object_type, step.object_name, step.operation, f.error_code, f.field, f.message
-        )
-        for f in failures
-    ]
+    """The signature of each failure of `step`, built once per distinct code,
+    field and message: a large report repeats a few of them thousands of times."""
+    known: dict[tuple, Signature] = {}
+    signatures = []
+    for f in failures:
+        key = (f.error_code, f.field, f.message)
+        signature = known.get(key)
+        if signature is None:
+            signature = known[key] = failure_signature(
+                step.object_type, step.object_name, step.operation, *key
+            )
+        signatures.append(signature)
+    return signatures
 
 
 def job_signature(step: SyncStep) -> Signature | None:
