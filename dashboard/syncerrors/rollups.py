@@ -73,20 +73,28 @@ class Changes:
             self.pairs_added.add((group, record_id))
             self.pairs_left.discard((group, record_id))
 
-    def add_step(self, signatures: list, messages: list[str], step: tuple, record_ids: list[str]):
+    def add_step(
+        self,
+        groups: list[int],
+        signatures: list,
+        messages: list[str],
+        step: tuple,
+        record_ids: list[str],
+    ):
         """Failures of one step joining their groups, counted a group at a time:
         a large report's first delivery is tens of thousands of them."""
         pk, cycle_started_at, step_started_at = step
-        groups = [signature.group_id for signature in signatures]
         bucket = bucket_of(step_started_at)
         for group, count in Counter(groups).items():
             self.failures[group] += count
             self.buckets[group, bucket] += count
             self.steps[group, pk] += count
         self.step_times[pk] = (cycle_started_at, step_started_at)
-        for group, signature, message in zip(groups, signatures, messages, strict=True):
-            if group not in self.signatures:
-                self.signatures[group] = (signature, message)
+        # Each group's first failure here, as add() would keep it: zipped in
+        # reverse, the first of a group is the last one the dict is given.
+        firsts = zip(reversed(signatures), reversed(messages), strict=True)
+        for group, first in dict(zip(reversed(groups), firsts, strict=True)).items():
+            self.signatures.setdefault(group, first)
         pairs = set(zip(groups, record_ids, strict=True))
         self.pairs_added |= pairs
         if self.pairs_left:
@@ -177,11 +185,12 @@ def _write_group_steps(cursor, changes: Changes) -> None:
 def _write_pairs(cursor, changes: Changes, cycle_started_at: datetime) -> Counter:
     """Records new to their group, counted; the latest cycle of the others moved on;
     records that may have left a group looked up again."""
-    pairs, cycle = sorted(changes.pairs_added), db(cycle_started_at)
+    cycle = db(cycle_started_at)
     if connection.vendor == "postgresql":
-        new_records = _add_pairs_postgresql(cursor, pairs, cycle)
+        # Unsorted: its statement sorts them, as it locks them.
+        new_records = _add_pairs_postgresql(cursor, list(changes.pairs_added), cycle)
     else:
-        new_records = _add_pairs(cursor, pairs, cycle)
+        new_records = _add_pairs(cursor, sorted(changes.pairs_added), cycle)
     new_records.subtract(_check_pairs_again(cursor, sorted(changes.pairs_left)))
     return new_records
 

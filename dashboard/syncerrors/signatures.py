@@ -114,9 +114,22 @@ def failure_signature(
     field: str | None,
     message: str,
 ) -> Signature:
+    return record_signature(
+        object_type, object_name, operation, error_code, field, message_template(message)
+    )
+
+
+def record_signature(
+    object_type: str,
+    object_name: str | None,
+    operation: str,
+    error_code: str | None,
+    field: str | None,
+    template: str,
+) -> Signature:
+    """A record's failure's signature, from its message's template."""
     return Signature(
-        object_type, object_name or "", operation, error_code or "", field or "", RECORD,
-        message_template(message),
+        object_type, object_name or "", operation, error_code or "", field or "", RECORD, template
     )  # fmt: skip
 
 
