@@ -175,6 +175,16 @@ def test_a_report_delivered_again_counts_once(ingest):
     assert stored() == truth(reports)
 
 
+def test_a_large_report_counts_its_records_once_whatever_their_ids_hold(ingest):
+    # Enough failures to take PostgreSQL's COPY path, ids that COPY must escape.
+    odd = [f"r{n}{char}" for n in range(60) for char in ["\t", "\\", "\n", "\r", "'x"]]
+    first = cycle(1, 5, [pull(failures=[too_long(record, n % 2) for n, record in enumerate(odd)])])
+    later = cycle(2, 3, [pull(failures=[required(record) for record in odd[:100]])])
+    ingest(first, first, later)
+    assert stored() == truth([first, later])
+    assert set(ErrorGroupRecord.objects.values_list("record_id", flat=True)) == set(odd)
+
+
 def test_reports_applied_in_any_order_give_the_groups_of_the_order_received():
     first = cycle(7, 5, [pull(status="in_process", failures=[failure("r1", TOO_LONG[0][0])])])
     second = cycle(7, 5, [pull(failures=[failure("r1", REQUIRED[0], "REQUIRED", "PostalCode"),

@@ -40,6 +40,7 @@ from dashboard.syncerrors.signatures import (
         ("x 12.5.6", "x <n>.<n>"),
         ('it\'s "fine"', "it's <value>"),
         ("  spread\t over\n lines  ", "spread over lines"),
+        ("no\u00a0break\u2003em\u3000wide ", "no break em wide"),
         ("'a' 'b' \"c\" 1 x@y.io 00Q5e00000AbCdEAAZ", "<value> <value> <value> <n> <email> <id>"),
         ("", ""),
     ],

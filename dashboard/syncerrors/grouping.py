@@ -4,13 +4,22 @@ group, which leave one, for the rollups to write (rollups.py)."""
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 from django.db import connection
 
 from dashboard.ingest.failures import StepFailures
 from dashboard.models import FailedRecord, SyncStep
 from dashboard.syncerrors.rollups import Changes, StreamKey
-from dashboard.syncerrors.signatures import Signature, failure_signature, job_error_signature
+from dashboard.syncerrors.signatures import (
+    Signature,
+    failure_signature,
+    job_error_signature,
+    message_template,
+    record_signature,
+)
+
+MESSAGE, RECORD_ID = attrgetter("message"), attrgetter("record_id")
 
 
 @dataclass(frozen=True)
@@ -33,12 +42,25 @@ def stream_of(step: SyncStep) -> StreamKey:
 
 
 def failure_signatures(step: SyncStep, failures) -> list[Signature]:
-    return [
-        failure_signature(
-            step.object_type, step.object_name, step.operation, f.error_code, f.field, f.message
-        )
-        for f in failures
-    ]
+    """The signature of each failure of `step`, built once per distinct code,
+    field and template: a large report repeats a few of them thousands of
+    times, often with their very message."""
+    by_message: dict[tuple, Signature] = {}
+    by_template: dict[tuple, Signature] = {}
+    signatures = []
+    for f in failures:
+        key = (f.error_code, f.field, f.message)
+        signature = by_message.get(key)
+        if signature is None:
+            templated = (f.error_code, f.field, message_template(f.message))
+            signature = by_template.get(templated)
+            if signature is None:
+                signature = by_template[templated] = record_signature(
+                    step.object_type, step.object_name, step.operation, *templated
+                )
+            by_message[key] = signature
+        signatures.append(signature)
+    return signatures
 
 
 def job_signature(step: SyncStep) -> Signature | None:
@@ -84,6 +106,17 @@ def report_changes(
             _regroup(
                 changes, step, before, cycle_started_at, before_regroup.get(step.pk, []), batch
             )
+        elif before is None or not replaced:
+            # Nothing of this step named again (a first delivery): all join.
+            if batch.failures:
+                failures = batch.failures
+                changes.add_step(
+                    batch.group_ids,
+                    signatures,
+                    list(map(MESSAGE, failures)),
+                    now,
+                    list(map(RECORD_ID, failures)),
+                )
         else:
             joining = []
             for failure, signature in zip(batch.failures, signatures, strict=True):
@@ -95,6 +128,7 @@ def report_changes(
                     changes.add(signature, failure.message, now, failure.record_id)
             if joining:
                 changes.add_step(
+                    [signature.group_id for signature, _ in joining],
                     [signature for signature, _ in joining],
                     [failure.message for _, failure in joining],
                     now,

@@ -21,7 +21,7 @@ SALESFORCE_ID = re.compile(
     r"(?<![A-Za-z0-9])(?=[A-Za-z]*[0-9])[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?(?![A-Za-z0-9])"
 )
 NUMBER = re.compile(r"(?<![A-Za-z0-9])[0-9]+(?:\.[0-9]+)?(?![A-Za-z0-9])")
-WHITE_SPACE = re.compile(r"\s+")
+DIGIT = re.compile("[0-9]")
 
 RECORD, JOB = "record", "job"
 
@@ -65,11 +65,20 @@ def replace_emails(text: str) -> str:
 
 
 def _template(message: str) -> str:
-    template = QUOTED.sub("<value>", message)
-    template = replace_emails(template)
-    template = SALESFORCE_ID.sub("<id>", template)
-    template = NUMBER.sub("<n>", template)
-    return WHITE_SPACE.sub(" ", template).strip()
+    # Each replacement only where it can match: a test of a character costs a
+    # tenth of a regex's scan, and most messages lack quotes, "@" or digits
+    # (the bench's 50,000 messages: 0.26 s before, 0.15 s with the tests).
+    template = message
+    if "'" in template or '"' in template:
+        template = QUOTED.sub("<value>", template)
+    if "@" in template:
+        template = replace_emails(template)
+    if DIGIT.search(template):
+        template = SALESFORCE_ID.sub("<id>", template)
+        template = NUMBER.sub("<n>", template)
+    # White space folded: what re.sub(r"\s+", " ", ...).strip() gives (both
+    # read white space as str.isspace does), four times as fast.
+    return " ".join(template.split())
 
 
 class Signature(NamedTuple):
@@ -105,9 +114,22 @@ def failure_signature(
     field: str | None,
     message: str,
 ) -> Signature:
+    return record_signature(
+        object_type, object_name, operation, error_code, field, message_template(message)
+    )
+
+
+def record_signature(
+    object_type: str,
+    object_name: str | None,
+    operation: str,
+    error_code: str | None,
+    field: str | None,
+    template: str,
+) -> Signature:
+    """A record's failure's signature, from its message's template."""
     return Signature(
-        object_type, object_name or "", operation, error_code or "", field or "", RECORD,
-        message_template(message),
+        object_type, object_name or "", operation, error_code or "", field or "", RECORD, template
     )  # fmt: skip
 
 
