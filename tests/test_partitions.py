@@ -2,11 +2,13 @@
 behaviour through plain tables. Each test holds on both."""
 
 import io
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from dashboard.models import FailedRecord, SyncCycle, SyncStep
 from dashboard.storage import partitions
@@ -98,3 +100,71 @@ def test_a_cycle_moved_to_another_day_takes_its_steps_and_failures_along(ingest)
     assert SyncStep.objects.get().cycle_started_at == earlier
     assert FailedRecord.objects.get().cycle_started_at == earlier
     assert FailedRecord.objects.get().step.step_id == "lead.pull_updates"
+
+
+def an_old_and_a_young_cycle(ingest):
+    failures = [{"record_id": f"r{n}", "message": "m"} for n in range(4)]
+    ingest(
+        make_report(
+            make_step("a", failures=failures), make_step("b"), cycle_id="old", started_at=recent(60)
+        ),
+        make_report(make_step("a", failures=failures), cycle_id="young", started_at=recent(30)),
+    )
+    age_cycle("old", timedelta(days=7))
+    return SyncCycle.objects.get(external_id="old").started_at.astimezone(UTC).date()
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="SQLite has no partitions to detach")
+def test_a_purge_killed_between_detach_and_drop_is_finished_by_the_next(ingest):
+    old_day = an_old_and_a_young_cycle(ingest)
+    # What a purge killed after its detach leaves: the old day's tables, attached to nothing.
+    with connection.cursor() as cursor:
+        for table in partitions.PARTITIONED_TABLES:
+            name = partitions.partition_name(table, old_day)
+            cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {name} CONCURRENTLY")
+
+    out = io.StringIO()
+    call_command("purge_expired", stdout=out)
+
+    assert out.getvalue().startswith("Done! Purged 1 cycles, 2 steps, 4 failed records")
+    assert not partition_exists("dashboard_syncstep", old_day)
+    assert not partition_exists("dashboard_failedrecord", old_day)
+    assert FailedRecord.objects.count() == 4
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="SQLite has no partitions to drop")
+def test_the_purge_never_makes_a_reader_of_the_cycles_wait_behind_a_long_query(ingest):
+    an_old_and_a_young_cycle(ingest)
+    reading, done = threading.Event(), threading.Event()
+
+    def long_query():
+        # An export, say: the cycles read in a transaction that lasts a while.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM dashboard_synccycle")
+            reading.set()
+            time.sleep(1)
+        connection.close()
+
+    def purge():
+        try:
+            call_command("purge_expired", stdout=io.StringIO())
+        finally:
+            done.set()
+            connection.close()
+
+    threads = [threading.Thread(target=long_query), threading.Thread(target=purge)]
+    threads[0].start()
+    reading.wait()
+    threads[1].start()
+    slowest = 0.0
+    while not done.is_set():
+        start = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM dashboard_synccycle")
+        slowest = max(slowest, time.perf_counter() - start)
+        time.sleep(0.01)
+    for thread in threads:
+        thread.join()
+
+    assert slowest < 0.5
+    assert list(SyncStep.objects.values_list("cycle__external_id", flat=True)) == ["young"]

@@ -12,9 +12,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import sleep
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,11 @@ log = logging.getLogger(__name__)
 PARTITIONED_TABLES = ("dashboard_failedrecord", "dashboard_syncstep")
 # Days created ahead of the current one by the hourly job.
 DAYS_AHEAD = 3
+# A lock that the dashboard's reads queue behind is waited for this long at
+# most, then asked again a little later, LOCK_TRIES times before waiting.
+LOCK_TIMEOUT_MS = 50
+LOCK_TRIES = 20
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 def enabled() -> bool:
@@ -102,33 +108,96 @@ class DroppedRows:
 
 
 def drop_partitions_before(cutoff: datetime) -> DroppedRows:
-    """Detach and drop every day partition that ends at or before `cutoff`.
+    """Detach and drop every day partition that ends at or before `cutoff`,
+    and any such day's table that an interrupted purge left detached.
 
     DETACH ... CONCURRENTLY takes no lock that blocks reads or writes of the
     parent; it only waits for queries that may still see the partition. It
-    cannot run inside a transaction, so this runs in autocommit.
+    cannot run inside a transaction, so this runs in autocommit. A detached
+    day of steps keeps its foreign key to the cycles, and dropping it would
+    hold the cycles ACCESS EXCLUSIVE, which every page reads, for as long as
+    the drop takes: the key goes first, in a transaction of its own that
+    waits a moment at most. The tables then go in one statement.
     """
     if not enabled():
         return DroppedRows()
     if connection.in_atomic_block:
         raise RuntimeError("Partitions are detached concurrently, outside any transaction.")
-    counts = {table: 0 for table in PARTITIONED_TABLES}
     with connection.cursor() as cursor:
-        for table in PARTITIONED_TABLES:
-            for name, day, pending in _partitions(cursor, table):
-                if datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC) > cutoff:
-                    continue
-                # The name comes from pg_inherits, never from input.
-                cursor.execute(f"SELECT count(*) FROM {name}")  # noqa: S608
-                counts[table] += cursor.fetchone()[0]
-                # A detach interrupted earlier is finished, not restarted.
-                mode = "FINALIZE" if pending else "CONCURRENTLY"
-                cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {name} {mode}")
-                cursor.execute(f"DROP TABLE {name}")
-                log.info("partition dropped name=%s", name)
+        attached = [
+            (table, name, pending)
+            for table in PARTITIONED_TABLES
+            for name, day, pending in _partitions(cursor, table)
+            if _end_of(day) <= cutoff
+        ]
+        # Left by a purge killed between its detach and its drop.
+        detached = [
+            (table, name)
+            for table in PARTITIONED_TABLES
+            for name, day in _detached(cursor, table)
+            if _end_of(day) <= cutoff
+        ]
+        expired = [(table, name) for table, name, _ in attached] + detached
+        if not expired:
+            return DroppedRows()
+        counts = _count_rows(cursor, expired)
+        for table, name, pending in attached:
+            # A detach interrupted earlier is finished, not restarted.
+            mode = "FINALIZE" if pending else "CONCURRENTLY"
+            cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {name} {mode}")
+        names = [name for _, name in expired]
+        for name in names:
+            _drop_foreign_keys(cursor, name)
+        # One statement: one commit, and one pass over shared buffers, for all.
+        cursor.execute(f"DROP TABLE {', '.join(names)}")
+    log.info("partitions dropped names=%s", ",".join(names))
     return DroppedRows(
         failed_records=counts["dashboard_failedrecord"], steps=counts["dashboard_syncstep"]
     )
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def _count_rows(cursor, tables: list[tuple[str, str]]) -> dict[str, int]:
+    """Rows of each day table, one statement for all, summed by parent."""
+    # The names come from the catalogue, never from input.
+    cursor.execute(
+        "SELECT " + ", ".join(f"(SELECT count(*) FROM {name})" for _, name in tables)  # noqa: S608
+    )
+    counts = {table: 0 for table in PARTITIONED_TABLES}
+    for (table, _), rows in zip(tables, cursor.fetchone(), strict=True):
+        counts[table] += rows
+    return counts
+
+
+def _drop_foreign_keys(cursor, name: str) -> None:
+    cursor.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+        [name],
+    )
+    for (constraint,) in cursor.fetchall():
+        _without_stalling(cursor, f'ALTER TABLE {name} DROP CONSTRAINT "{constraint}"')
+
+
+def _without_stalling(cursor, statement: str) -> None:
+    """Run a statement that takes a lock the dashboard's queries queue behind:
+    it gives up after LOCK_TIMEOUT_MS and tries again a little later, so that a
+    page waits that long at most. If readers hold the table all along (a
+    long export), it waits as any statement would."""
+    for attempt in range(LOCK_TRIES):
+        try:
+            with transaction.atomic():
+                cursor.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+                cursor.execute(statement)
+            return
+        except OperationalError as error:
+            if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                raise
+            sleep(LOCK_TIMEOUT_MS / 1000 * (attempt + 1))
+    log.warning("waiting for a lock statement=%s", statement)
+    cursor.execute(statement)
 
 
 def _partitions(cursor, table: str) -> list[tuple[str, date, bool]]:
@@ -142,9 +211,34 @@ def _partitions(cursor, table: str) -> list[tuple[str, date, bool]]:
         """,
         [table],
     )
-    prefix = f"{table}_p"
     return [
-        (name, datetime.strptime(name[len(prefix) :], "%Y%m%d").date(), pending)
+        (name, day, pending)
         for name, pending in cursor.fetchall()
-        if name.startswith(prefix)
+        if (day := _day_in(table, name)) is not None
     ]
+
+
+def _detached(cursor, table: str) -> list[tuple[str, date]]:
+    """Plain tables named as a day partition of `table`, attached to nothing."""
+    cursor.execute(
+        """
+        SELECT relname FROM pg_class
+        WHERE relkind = 'r' AND NOT relispartition AND starts_with(relname, %s)
+        AND relnamespace = current_schema()::regnamespace
+        ORDER BY relname
+        """,
+        [f"{table}_p"],
+    )
+    return [
+        (name, day) for (name,) in cursor.fetchall() if (day := _day_in(table, name)) is not None
+    ]
+
+
+def _day_in(table: str, name: str) -> date | None:
+    prefix = f"{table}_p"
+    if not name.startswith(prefix):
+        return None
+    try:
+        return datetime.strptime(name[len(prefix) :], "%Y%m%d").date()
+    except ValueError:
+        return None
