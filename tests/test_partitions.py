@@ -66,7 +66,7 @@ def test_ingestion_makes_the_partition_of_its_day_when_it_is_missing(ingest):
     assert partition_exists("dashboard_failedrecord", soon.date()) == ON_POSTGRESQL
 
 
-def test_the_purge_drops_whole_expired_days_and_counts_their_rows(ingest):
+def an_old_and_a_young_cycle(ingest):
     failures = [{"record_id": f"r{n}", "message": "m"} for n in range(4)]
     ingest(
         make_report(
@@ -75,7 +75,11 @@ def test_the_purge_drops_whole_expired_days_and_counts_their_rows(ingest):
         make_report(make_step("a", failures=failures), cycle_id="young", started_at=recent(30)),
     )
     age_cycle("old", timedelta(days=7))
-    old_day = SyncCycle.objects.get(external_id="old").started_at.astimezone(UTC).date()
+    return SyncCycle.objects.get(external_id="old").started_at.astimezone(UTC).date()
+
+
+def test_the_purge_drops_whole_expired_days_and_counts_their_rows(ingest):
+    old_day = an_old_and_a_young_cycle(ingest)
 
     out = io.StringIO()
     call_command("purge_expired", stdout=out)
@@ -100,18 +104,6 @@ def test_a_cycle_moved_to_another_day_takes_its_steps_and_failures_along(ingest)
     assert SyncStep.objects.get().cycle_started_at == earlier
     assert FailedRecord.objects.get().cycle_started_at == earlier
     assert FailedRecord.objects.get().step.step_id == "lead.pull_updates"
-
-
-def an_old_and_a_young_cycle(ingest):
-    failures = [{"record_id": f"r{n}", "message": "m"} for n in range(4)]
-    ingest(
-        make_report(
-            make_step("a", failures=failures), make_step("b"), cycle_id="old", started_at=recent(60)
-        ),
-        make_report(make_step("a", failures=failures), cycle_id="young", started_at=recent(30)),
-    )
-    age_cycle("old", timedelta(days=7))
-    return SyncCycle.objects.get(external_id="old").started_at.astimezone(UTC).date()
 
 
 @pytest.mark.skipif(not ON_POSTGRESQL, reason="SQLite has no partitions to detach")
