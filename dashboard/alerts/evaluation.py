@@ -333,7 +333,9 @@ def _evaluate_new_groups(rule: AlertRule, cycles: dict[CycleRef, list[dict]], ou
         cycle_started_at__in={cycle.started_at for cycle in watched.values()},
     ).values_list("group_id", "step_id"):
         cycles_of.setdefault(group_id, set()).add(watched[step_pk])
-    new = ErrorGroup.objects.filter(id__in=list(cycles_of)).order_by("first_seen", "id")
+    new = ErrorGroup.objects.filter(
+        id__in=list(cycles_of), first_seen__gte=min(c.started_at for c in watched.values())
+    ).order_by("first_seen", "id")
     # First seen in one of its cycles: the latest that started before it was.
     seen_in: dict[int, CycleRef] = {}
     for group in new:

@@ -111,7 +111,6 @@ def report_changes(
             if batch.failures:
                 failures = batch.failures
                 changes.add_step(
-                    batch.group_ids,
                     signatures,
                     list(map(MESSAGE, failures)),
                     now,
@@ -128,7 +127,6 @@ def report_changes(
                     changes.add(signature, failure.message, now, failure.record_id)
             if joining:
                 changes.add_step(
-                    [signature.group_id for signature, _ in joining],
                     [signature for signature, _ in joining],
                     [failure.message for _, failure in joining],
                     now,

@@ -73,17 +73,11 @@ class Changes:
             self.pairs_added.add((group, record_id))
             self.pairs_left.discard((group, record_id))
 
-    def add_step(
-        self,
-        groups: list[int],
-        signatures: list,
-        messages: list[str],
-        step: tuple,
-        record_ids: list[str],
-    ):
+    def add_step(self, signatures: list, messages: list[str], step: tuple, record_ids: list[str]):
         """Failures of one step joining their groups, counted a group at a time:
         a large report's first delivery is tens of thousands of them."""
         pk, cycle_started_at, step_started_at = step
+        groups = [signature.group_id for signature in signatures]
         bucket = bucket_of(step_started_at)
         for group, count in Counter(groups).items():
             self.failures[group] += count
@@ -349,19 +343,6 @@ def _write_groups(cursor, changes: Changes, new_records: Counter) -> None:
         )
 
 
-def _read_seen_again(cursor, groups: set[int]) -> None:
-    """First and last seen of groups something was taken out of, from their steps."""
-    for group in sorted(groups):
-        cursor.execute(
-            "UPDATE dashboard_errorgroup SET "
-            "first_seen = (SELECT min(step_started_at) FROM dashboard_errorgroupstep "
-            "WHERE group_id = %s), "
-            "last_seen = (SELECT max(step_started_at) FROM dashboard_errorgroupstep "
-            "WHERE group_id = %s) WHERE id = %s",
-            [group, group, group],
-        )
-
-
 def _write_streams(cursor, changes: Changes) -> None:
     rows = sorted(
         (object_type, object_name, operation, db(latest))
@@ -431,13 +412,13 @@ def rollups_expire(*, cutoff: datetime) -> int:
             "SELECT DISTINCT group_id FROM dashboard_errorgroupstep WHERE cycle_started_at < %s",
             [db(cutoff)],
         )
-        shrunk = sorted(group for (group,) in cursor.fetchall())
+        shrunk = [group for (group,) in cursor.fetchall()]
         _take_out_shares(cursor, window)
         _take_out_records(cursor, cutoff)
         cursor.execute(
             "DELETE FROM dashboard_errorgroupstep WHERE cycle_started_at < %s", [db(cutoff)]
         )
-        _read_seen_again_of(cursor, shrunk)
+        _read_seen_again(cursor, shrunk)
         cursor.execute("DELETE FROM dashboard_errorgroupbucket WHERE failures <= 0")
         cursor.execute(
             "DELETE FROM dashboard_errorgroupbucket WHERE group_id IN "
@@ -512,10 +493,12 @@ def _take_out_records(cursor, cutoff: datetime) -> None:
     )
 
 
-def _read_seen_again_of(cursor, groups: list[int]) -> None:
-    """First and last seen of these groups, from their steps left: a statement
-    a chunk of groups, each an index lookup at either end of a group's steps."""
-    for chunk in _chunks(groups):
+def _read_seen_again(cursor, groups: Iterable[int]) -> None:
+    """First and last seen of groups something was taken out of, from their
+    steps left: a statement a chunk of groups, each an index lookup at either
+    end of a group's steps. Their rows are locked already, by the writes of
+    their counts."""
+    for chunk in _chunks(sorted(groups)):
         placeholders = ", ".join(["%s"] * len(chunk))
         cursor.execute(
             "UPDATE dashboard_errorgroup SET "
