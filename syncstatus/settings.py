@@ -182,6 +182,8 @@ SYNC_STATUS_SWEEP_SECONDS = int(os.environ.get("SYNC_STATUS_SWEEP_SECONDS", "60"
 SYNC_STATUS_SWEEP_GRACE_SECONDS = int(os.environ.get("SYNC_STATUS_SWEEP_GRACE_SECONDS", "30"))
 # Attempts at applying one report before it is marked failed.
 SYNC_STATUS_APPLY_MAX_ATTEMPTS = int(os.environ.get("SYNC_STATUS_APPLY_MAX_ATTEMPTS", "5"))
+# Small reports waiting that a worker applies together, in one transaction.
+SYNC_STATUS_APPLY_BATCH = int(os.environ.get("SYNC_STATUS_APPLY_BATCH", "50"))
 # Reports one ingest token may post per minute; more get 429 and Retry-After.
 # An engine sends a few per cycle: the limit only stops a runaway sender.
 SYNC_STATUS_INGEST_RATE_PER_MINUTE = int(

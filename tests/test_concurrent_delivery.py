@@ -126,3 +126,42 @@ def test_workers_applying_cycles_that_hit_the_same_groups_count_every_failure_on
     distinct = len({r for n in range(WORKERS) for r in range(n * 100, n * 100 + 300)})
     assert records == {"Value <value> too long (max <n>)": distinct, "Postal code is required": 50}
     assert ErrorGroupRecord.objects.count() == distinct + 50
+
+
+def test_workers_each_applying_a_backlog_together_count_every_failure_once():
+    from django.db.models import Sum
+
+    from dashboard.models import ErrorGroup, StepHour
+
+    def chunk(cycle: int, records: range) -> str:
+        too_long = [
+            {"record_id": f"00Q{r:05}", "message": f"Value 'x{r}' too long (max 80)",
+             "error_code": "STRING_TOO_LONG"}
+            for r in records
+        ]  # fmt: skip
+        required = [{"record_id": f"00Q{r:05}", "message": "Postal code is required"}
+                    for r in range(50)]  # fmt: skip
+        steps = [make_step("bulk", status="in_process", failures=too_long),
+                 make_step("small", status="in_process", failures=required)]  # fmt: skip
+        return json.dumps(make_report(*steps, cycle_id=f"c{cycle}"))
+
+    # Two chunks a cycle, naming 50 records in common; all waiting for a worker.
+    raws = [chunk(n // 2, range(0, 150) if n % 2 == 0 else range(100, 250)) for n in range(16)]
+    received = [
+        ReceivedReport.objects.create(cycle_external_id=f"c{n // 2}", payload=raw, source="t")
+        for n, raw in enumerate(raws)
+    ]
+    raised = race(*[lambda r=r: report_apply(report_pk=r.pk, batch=4) for r in received])
+
+    assert raised == []
+    assert set(ReceivedReport.objects.values_list("status", flat=True)) == {"applied"}
+    groups = dict(ErrorGroup.objects.values_list("template", "failures"))
+    assert groups == {
+        "Value <value> too long (max <n>)": 250 * 8,
+        "Postal code is required": 50 * 8,
+    }
+    records = dict(ErrorGroup.objects.values_list("template", "records"))
+    assert records == {"Value <value> too long (max <n>)": 250, "Postal code is required": 50}
+    hours = StepHour.objects.aggregate(steps=Sum("steps"), failed=Sum("failed_records"))
+    assert hours == {"steps": SyncStep.objects.count(), "failed": FailedRecord.objects.count()}
+    assert FailedRecord.objects.count() == 300 * 8

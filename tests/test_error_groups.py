@@ -195,6 +195,33 @@ def test_reports_applied_in_any_order_give_the_groups_of_the_order_received():
     assert stored() == truth([first, second])
 
 
+def test_reports_applied_together_by_a_worker_behind_give_the_groups_of_each_alone():
+    # Cycle 1 again, last: r1 moves to another group, r2 to the other template's variant.
+    reports = [*world(), cycle(1, 40, [pull(failures=[required("r1"), too_long("r2")])])]
+    received = receive(*reports)
+
+    assert report_apply(report_pk=received[0].pk, batch=len(received)) == "applied"
+
+    assert set(ReceivedReport.objects.values_list("status", flat=True)) == {"applied"}
+    assert stored() == truth(reports)
+    assert report_apply(report_pk=received[-1].pk, batch=len(received)) == "skipped"
+
+
+def test_a_worker_behind_replays_a_cycle_with_the_reports_it_holds_unapplied():
+    first = cycle(7, 5, [pull(status="in_process", failures=[too_long("r1"), required("r5")])])
+    second = cycle(7, 5, [pull(status="in_process", failures=[required("r1"), too_long("r2")])])
+    third = cycle(7, 5, [pull(failures=[too_long("r9", 1)])])
+    older, middle, newer = receive(first, second, third)
+    assert report_apply(report_pk=newer.pk) == "applied"
+
+    # Both replay the cycle: the second with the first, not yet marked applied.
+    assert report_apply(report_pk=older.pk, batch=3) == "rebuilt"
+
+    assert stored() == truth([first, second, third])
+    middle.refresh_from_db()
+    assert middle.status == "applied"
+
+
 def test_a_failure_named_again_with_another_message_moves_to_its_new_group(ingest):
     first = cycle(
         1,

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from dashboard.ingest.reports import report_apply, report_receive
-from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
+from dashboard.models import FailedRecord, ReceivedReport, StepHour, SyncCycle, SyncStep
 from dashboard.tasks import enqueue_report_apply
 from tests.conftest import example_report, example_shift, iso, make_report, make_step, recent
 
@@ -89,6 +89,86 @@ def test_it_gives_the_same_examples_whatever_order_they_are_applied_in(ingest):
     assert report_apply(report_pk=second.pk) == "applied"
     assert report_apply(report_pk=first.pk) == "rebuilt"
     assert snapshot() == in_order
+
+
+def waiting(*reports: dict) -> list[ReceivedReport]:
+    """Reports received while the worker is busy: their tasks have not run."""
+    return [
+        report_receive(raw=json.dumps(report), source="test", enqueue=lambda pk: None)
+        for report in reports
+    ]
+
+
+def test_a_worker_behind_applies_the_reports_waiting_together_as_it_would_each_alone(ingest):
+    from dashboard.health.figures import health_at
+    from dashboard.ingest.live_marks import live_mark_current
+    from dashboard.tasks import apply_report
+
+    shift = example_shift()
+    reports = [
+        example_report("cycle-started.json", shift),
+        make_report(make_step(failures=[{"record_id": "00Q1", "message": "Bad"}]), cycle_id="b"),
+        example_report("cycle-finished.json", shift),
+    ]
+    for report in reports:
+        ingest(report)
+    alone, health_alone = snapshot(), health_at(recent(0))
+    for model in [FailedRecord, SyncStep, SyncCycle, ReceivedReport, StepHour]:
+        model.objects.all().delete()
+    mark = live_mark_current()
+
+    first, *others = waiting(*reports)
+    assert apply_report.apply(args=[first.pk]).get() == "applied"
+    assert [apply_report.apply(args=[report.pk]).get() for report in others] == ["skipped"] * 2
+
+    assert snapshot() == alone
+    together = health_at(health_alone.now)
+    assert (together.last_24h, together.chart) == (health_alone.last_24h, health_alone.chart)
+    assert set(ReceivedReport.objects.values_list("status", flat=True)) == {"applied"}
+    # An open page asking for what changed since `mark` is given every step.
+    assert not SyncStep.objects.filter(live_mark__lte=mark).exists()
+
+
+def test_a_report_that_fails_beside_others_leaves_them_to_their_own_tasks(ingest, monkeypatch):
+    from dashboard.ingest import reports as ingest_module
+    from dashboard.tasks import apply_report
+
+    real_apply = ingest_module._apply_to_cycle
+
+    def apply_unless_poisoned(cycle, clean, *args, **options):
+        if cycle.external_id == "poison":
+            raise RuntimeError("engine sent something we cannot apply")
+        real_apply(cycle, clean, *args, **options)
+
+    monkeypatch.setattr(ingest_module, "_apply_to_cycle", apply_unless_poisoned)
+    poisoned, given, other = waiting(
+        make_report(make_step(), cycle_id="poison"), make_report(make_step(), cycle_id="given"),
+        make_report(make_step(), cycle_id="other"),
+    )  # fmt: skip
+
+    assert apply_report.apply(args=[given.pk]).get() == "applied"
+
+    for report in (poisoned, given, other):
+        report.refresh_from_db()
+    assert (poisoned.status, poisoned.attempts) == ("accepted", 0), "its own task counts it"
+    assert (given.status, other.status) == ("applied", "accepted")
+    assert apply_report.apply(args=[other.pk]).get() == "applied"
+
+
+def test_a_worker_behind_leaves_large_reports_to_their_own_tasks(ingest, monkeypatch):
+    from dashboard.ingest import reports as ingest_module
+
+    small = make_report(make_step(), cycle_id="small")
+    monkeypatch.setattr(ingest_module, "BATCHED_REPORT_BYTES", len(json.dumps(small)) + 1)
+    large_step = make_step(failures=[{"record_id": f"00Q{n}", "message": "Bad"} for n in range(9)])
+    given, large, other = waiting(
+        make_report(make_step(), cycle_id="given"), make_report(large_step, cycle_id="large"), small
+    )
+
+    assert report_apply(report_pk=given.pk, batch=50) == "applied"
+
+    statuses = dict(ReceivedReport.objects.values_list("cycle_external_id", "status"))
+    assert statuses == {"given": "applied", "large": "accepted", "small": "applied"}
 
 
 def test_it_handles_the_same_report_ten_times(ingest):
@@ -268,10 +348,10 @@ def test_it_gives_up_on_a_report_that_always_fails_and_applies_the_others(
     settings.SYNC_STATUS_SWEEP_GRACE_SECONDS = 0
     real_apply = ingest_module._apply_to_cycle
 
-    def apply_unless_poisoned(cycle, clean, **options):
+    def apply_unless_poisoned(cycle, clean, *args, **options):
         if cycle.external_id == "poison":
             raise RuntimeError("engine sent something we cannot apply")
-        real_apply(cycle, clean, **options)
+        real_apply(cycle, clean, *args, **options)
 
     monkeypatch.setattr(ingest_module, "_apply_to_cycle", apply_unless_poisoned)
     poisoned, healthy = ingest(

@@ -301,7 +301,9 @@ def test_the_sync_status_page_links_failed_counts_and_job_errors_to_their_step(
 
 
 @reads_the_export
-def test_its_url_names_the_same_step_after_a_late_report_rebuilt_its_cycle(admin_client, ingest):
+def test_its_url_names_the_same_step_after_a_late_report_rebuilt_its_cycle(
+    admin_client, ingest, settings
+):
     started = recent(30)
     early = make_report(
         make_step(started_at=started, status="in_process", failures=[failure("00Q1")]),
@@ -316,7 +318,9 @@ def test_its_url_names_the_same_step_after_a_late_report_rebuilt_its_cycle(admin
         ),
         started_at=started - timedelta(minutes=1),
     )
-    # Received first, applied last: as when its worker was slow.
+    # Received first, applied last: as when its worker was slow (and held
+    # it, so that the next report's worker applies that one alone).
+    settings.SYNC_STATUS_APPLY_BATCH = 1
     first = report_receive(raw=json.dumps(early), source="test", enqueue=lambda pk: None)
     ingest(late)
     before = SyncStep.objects.get().pk

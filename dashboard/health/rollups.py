@@ -106,23 +106,23 @@ def new_steps_counted(rows: list[SyncStep], reported, stored: dict[str, SyncStep
             row.stored_failures = len(step.failures)
 
 
-def report_tallied(rows: list[SyncStep], reported, before: dict[str, Tally]) -> None:
+def report_tallied(
+    rows: list[SyncStep], reported, before: dict[str, Tally], deltas: Deltas
+) -> None:
     """After a report's steps and failed records are written: count the
-    stored steps' failed records again where it gave some, and move each
-    step's share from what it was to what it is."""
+    stored steps' failed records again where it gave some, and add to
+    `deltas` each step's move from what it was to what it is."""
     recount = [
         row.pk for row, step in zip(rows, reported, strict=True)
         if row.step_id in before and step.failures
     ]  # fmt: skip
     counted = _count_failures(recount, rows[0].cycle_started_at) if recount else {}
-    deltas = Deltas()
     for row in rows:
         if row.pk in counted:
             row.stored_failures = counted[row.pk]
         if row.step_id in before:
             deltas.add(before[row.step_id], -1)
         deltas.add(tally_of(row))
-    deltas.write()
 
 
 def _count_failures(step_pks: list[int], cycle_started_at: datetime) -> dict[int, int]:
@@ -144,23 +144,19 @@ def _count_failures(step_pks: list[int], cycle_started_at: datetime) -> dict[int
     return counted
 
 
-def cycle_steps_leaving(cycle_pk: int) -> None:
+def cycle_steps_leaving(cycle_pk: int, deltas: Deltas) -> None:
     """A cycle's steps are about to be deleted (its rebuild): take them out."""
-    deltas = Deltas()
     for step in _cycle_steps(cycle_pk):
         deltas.add(tally_of(step), -1)
-    deltas.write()
 
 
-def cycle_redated(cycle_pk: int, started_at: datetime) -> None:
+def cycle_redated(cycle_pk: int, started_at: datetime, deltas: Deltas) -> None:
     """A cycle's steps are about to move to its new start: to its new day too."""
     day = started_at.astimezone(UTC).date()
-    deltas = Deltas()
     for step in _cycle_steps(cycle_pk):
         tally = tally_of(step)
         deltas.add(tally, -1)
         deltas.add(Tally(tally.key._replace(cycle_day=day), tally.failed_records))
-    deltas.write()
 
 
 def _cycle_steps(cycle_pk: int) -> Iterable[SyncStep]:

@@ -37,17 +37,21 @@ class StepFailures(NamedTuple):
     """The failures a report gives for one step, each with its error group."""
 
     step_pk: int
+    cycle_started_at: datetime
     step_started_at: datetime
     failures: tuple[CleanFailure, ...]
     group_ids: list[int]
 
 
-def failures_write(batches: list[StepFailures], cycle_started_at: datetime) -> None:
+def failures_write(batches: list[StepFailures], replacing: bool = True) -> None:
+    """Write the failures, of any steps of any cycles; unless `replacing` is
+    false (their steps are new), each replaces the one of its record stored
+    on its step."""
     count = sum(len(batch.failures) for batch in batches)
     if connection.vendor == "postgresql" and count >= COPY_THRESHOLD:
-        _copy(batches, cycle_started_at)
+        _copy(batches, replacing)
     elif count:
-        _insert(batches, cycle_started_at)
+        _insert(batches)
 
 
 def stored_groups(
@@ -70,10 +74,10 @@ def stored_groups(
     return found
 
 
-def _insert(batches: list[StepFailures], cycle_started_at: datetime) -> None:
-    started = connection.ops.adapt_datetimefield_value(cycle_started_at)
+def _insert(batches: list[StepFailures]) -> None:
+    adapt = connection.ops.adapt_datetimefield_value
     rows = (
-        (batch.step_pk, started, connection.ops.adapt_datetimefield_value(batch.step_started_at),
+        (batch.step_pk, adapt(batch.cycle_started_at), adapt(batch.step_started_at),
          group, f.record_id, f.marketo_id, f.error_code, f.field, f.message)
         for batch in batches
         for f, group in zip(batch.failures, batch.group_ids, strict=True)
@@ -108,7 +112,7 @@ def copy_text(value) -> str:
     return value
 
 
-def copy_lines(batches: list[StepFailures], cycle_started_at: datetime) -> str:
+def copy_lines(batches: list[StepFailures]) -> str:
     """Failed records as lines of COPY text, in the order of COLUMNS."""
     records = chain.from_iterable(batch.failures for batch in batches)
     # Through filter and chain, the loop over every value runs in C.
@@ -117,7 +121,7 @@ def copy_lines(batches: list[StepFailures], cycle_started_at: datetime) -> str:
     null = "\\N"
     lines = []
     for batch in batches:
-        prefix = f"{batch.step_pk}\t{cycle_started_at}\t{batch.step_started_at}\t"
+        prefix = f"{batch.step_pk}\t{batch.cycle_started_at}\t{batch.step_started_at}\t"
         rows = zip(batch.failures, batch.group_ids, strict=True)
         if escape:
             lines += [
@@ -138,18 +142,21 @@ def copy_lines(batches: list[StepFailures], cycle_started_at: datetime) -> str:
     return "".join(lines)
 
 
-def _copy(batches: list[StepFailures], cycle_started_at: datetime) -> None:
-    buffer = io.StringIO(copy_lines(batches, cycle_started_at))
+def _copy(batches: list[StepFailures], replacing: bool) -> None:
+    buffer = io.StringIO(copy_lines(batches))
     columns = ", ".join(COLUMNS)
     step_ids = sorted(batch.step_pk for batch in batches if batch.failures)
+    starts = sorted({batch.cycle_started_at for batch in batches})
     with connection.cursor() as cursor:
         # A first delivery (the usual case) has nothing to replace: straight in.
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM dashboard_failedrecord "
-            "WHERE step_id = ANY(%s) AND cycle_started_at = %s)",
-            [step_ids, cycle_started_at],
-        )
-        if not cursor.fetchone()[0]:
+        if replacing:
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM dashboard_failedrecord "
+                "WHERE step_id = ANY(%s) AND cycle_started_at = ANY(%s))",
+                [step_ids, starts],
+            )
+            replacing = cursor.fetchone()[0]
+        if not replacing:
             cursor.copy_expert(f"COPY dashboard_failedrecord ({columns}) FROM STDIN", buffer)
             return
         # Kept for the connection's life; emptied by every use.

@@ -12,11 +12,14 @@ the next applier waits on it for that short moment, and takes 11 only once
 10 is committed. On SQLite, writers are one at a time anyway.
 """
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from django.db import connection
 
-from dashboard.models import SyncCycle, SyncStep
+from dashboard.models import SyncStep
 
-# Step ids per UPDATE: well under SQLite's limit on bound variables.
+# Step pks per UPDATE: well under SQLite's limit on bound variables.
 CHUNK = 1000
 NEXT_MARK = (
     "INSERT INTO dashboard_livemark (id, value) VALUES (1, 1) "
@@ -24,18 +27,23 @@ NEXT_MARK = (
 )
 
 
-def live_marks_stamp(*, cycle: SyncCycle, step_ids: list[str] | None) -> int:
-    """Stamp the next mark on the steps of `cycle` named `step_ids` (all of
-    them with None: a rebuilt cycle) and return it. Call it last before the
+def live_marks_stamp(*, steps: dict[datetime, list[int]], cycle_pks: Iterable[int]) -> int:
+    """Stamp the next mark on the steps given by their pks under their
+    cycle's start (which names their partition), and on every step of the
+    cycles `cycle_pks` (rebuilt ones); return it. Call it last before the
     commit of the transaction that wrote them."""
     with connection.cursor() as cursor:
         cursor.execute(NEXT_MARK)
         mark = cursor.fetchone()[0]
-    steps = SyncStep.objects.filter(cycle=cycle, cycle_started_at=cycle.started_at)
-    if step_ids is None:
-        steps.update(live_mark=mark)
-    for start in range(0, len(step_ids or ()), CHUNK):
-        steps.filter(step_id__in=step_ids[start : start + CHUNK]).update(live_mark=mark)
+    cycle_pks = list(cycle_pks)
+    if cycle_pks:
+        SyncStep.objects.filter(cycle_id__in=cycle_pks).update(live_mark=mark)
+    # A statement for all: the starts keep PostgreSQL to their days' partitions.
+    starts, pks = list(steps), [pk for of_cycle in steps.values() for pk in of_cycle]
+    for start in range(0, len(pks), CHUNK):
+        SyncStep.objects.filter(
+            cycle_started_at__in=starts, pk__in=pks[start : start + CHUNK]
+        ).update(live_mark=mark)
     return mark
 
 

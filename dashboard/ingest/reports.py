@@ -12,11 +12,11 @@ from its reports.
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from operator import attrgetter
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import F, Func, IntegerField, Q
 from django.utils import timezone
 
 from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
@@ -32,7 +32,7 @@ from dashboard.ingest.validation import (
     validate_report,
 )
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
-from dashboard.storage.partitions import ensure_partition_for
+from dashboard.storage.partitions import day_of, ensure_partition_for
 from dashboard.storage.retention import retention_cutoff
 from dashboard.syncerrors import grouping, rollups
 from dashboard.syncerrors.rollups import Changes
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # Rows per INSERT: well under SQLite's limit on bound variables.
 BATCH_SIZE = 1000
+# Reports claimed beside the one a task names must be smaller than this:
+# a live engine's are tens of kilobytes.
+BATCHED_REPORT_BYTES = 256 * 1024
 # How far ahead of our clock a cycle may start (senders' clocks drift).
 FUTURE_TOLERANCE = timedelta(days=1)
 # What a report writes of a step: a stored one keeps its stored_failures
@@ -110,74 +113,177 @@ def report_receive(
     return report
 
 
-def report_apply(*, report_pk: int) -> str:
+def report_apply(*, report_pk: int, batch: int = 1) -> str:
     """Apply one stored report; safe to call any number of times, concurrently.
+    With `batch` above 1, up to `batch` - 1 other small reports waiting are
+    applied with it, in one transaction (a worker with a backlog writes the
+    error groups, the hours and the live mark once for them all); if that
+    fails, the report is applied alone.
 
-    Returns what happened: "applied", "rebuilt" (its cycle was replayed
-    because a later report had been applied first), "expired" (its cycle
-    started before the retention window), "invalid" or "skipped".
+    Returns what happened to the report: "applied", "rebuilt" (its cycle was
+    replayed because a later report had been applied first), "expired" (its
+    cycle started before the retention window), "invalid" or "skipped"
+    (applied already, or not there).
     """
-    report = ReceivedReport.objects.filter(pk=report_pk).first()
-    if report is None or report.status != ReceivedReport.State.ACCEPTED:
+    if batch > 1:
+        try:
+            return _apply_claimed(report_pk, batch)
+        except Exception:
+            # A report the others cannot be applied with, or two workers'
+            # batches deadlocked: each report alone, as its own task would.
+            log.warning("batch failed, applying the report alone pk=%s", report_pk, exc_info=True)
+    return _apply_claimed(report_pk, 1)
+
+
+class Pending:
+    """What the reports applied in one transaction write once, at its end:
+    their status, the error groups, the steps of each hour, the live mark.
+    Each is written in one order of keys, so that two workers' transactions
+    wait for each other and never deadlock."""
+
+    def __init__(self):
+        self.applied: list[int] = []
+        self.changes: Changes | None = None
+        self.deltas = step_hours.Deltas()
+        # Steps written, by their cycle's start (their partition), and rebuilt cycles.
+        self.steps: dict[datetime, list[int]] = {}
+        self.rebuilt: set[int] = set()
+        # The failures of steps new here: one COPY for them all, before
+        # anything reads or changes stored failures.
+        self.new_failures: list[StepFailures] = []
+        self._mark: datetime | None = None
+        self._days: set[date] = set()
+
+    def in_window(self, cycle_started_at: datetime) -> bool:
+        """Whether the groups count this cycle (read once: it locks the mark)."""
+        if self._mark is None:
+            self._mark = rollups.retention_mark()
+        return cycle_started_at >= self._mark
+
+    def ensure_partition(self, cycle_started_at: datetime) -> None:
+        day = day_of(cycle_started_at)
+        if day not in self._days:
+            ensure_partition_for(cycle_started_at)
+            self._days.add(day)
+
+    def write_new_failures(self) -> None:
+        if self.new_failures:
+            failures_write(self.new_failures, replacing=False)
+            self.new_failures = []
+
+    def add_changes(self, changes: Changes) -> None:
+        if self.changes is None:
+            self.changes = changes
+        else:
+            self.changes.absorb(changes)
+
+    def write(self) -> None:
+        self.write_new_failures()
+        if self.changes is not None:
+            rollups.rollups_write(self.changes)
+        # Last: every report of the hour writes these rows (their locks, the shortest).
+        self.deltas.write()
+        ReceivedReport.objects.filter(pk__in=self.applied).update(
+            status=ReceivedReport.State.APPLIED, applied_at=timezone.now(), error=None
+        )
+        if self.steps or self.rebuilt:
+            live_marks_stamp(steps=self.steps, cycle_pks=self.rebuilt)
+
+
+def _apply_claimed(report_pk: int, batch: int) -> str:
+    accepted = ReceivedReport.objects.filter(status=ReceivedReport.State.ACCEPTED)
+    if not accepted.filter(pk=report_pk).exists():
+        # Applied already, most often with others by a worker's batch: one
+        # read, and no transaction to open.
         return "skipped"
-    try:
-        clean = validate_report(parse_report_json(report.payload))
-    except ReportInvalid as exc:
-        # Validated on receipt, so only a change of rules since gets here.
-        report_mark_failed(report_pk=report_pk, error=f"Invalid report: {exc}")
-        return "invalid"
-
-    if clean.cycle_started_at < retention_cutoff():
-        # Accepted, but it would never be shown and the purge would delete it
-        # within the hour: nothing to write (docs/reports.md).
-        ReceivedReport.objects.filter(pk=report_pk, status=ReceivedReport.State.ACCEPTED).update(
-            status=ReceivedReport.State.APPLIED, applied_at=timezone.now(), error=None
-        )
-        return "expired"
-
     with transaction.atomic():
+        claimed = _claim(report_pk, batch)
+        if not claimed:
+            return "skipped"
         _commit_without_waiting_for_disk()
-        cycle, created = _lock_cycle(clean)
-        if created:
-            # Nobody had applied anything of this cycle: nothing to replay.
-            later_applied = redated = False
-        else:
-            # Read again under the cycle's lock: another worker may have
-            # applied this very report while we waited for it.
-            status, later_applied = (
-                ReceivedReport.objects.filter(pk=report_pk)
-                .annotate(later=Exists(_applied_after(clean.cycle_id)))
-                .values_list("status", "later")
-                .get()
-            )
-            if status != ReceivedReport.State.ACCEPTED:
-                return "skipped"
-            # A cycle re-dated by this report is rebuilt too: its rows move to
-            # another day, and its records' latest cycle may move either way.
-            redated = cycle.started_at != clean.cycle_started_at and cycle.steps.exists()
-        # Each branch ends by stamping the live mark: last, as its lock is
-        # held until the commit (dashboard/ingest/live_marks.py).
-        if later_applied or redated:
-            _rebuild_cycle(cycle, including=report)
-            outcome = "rebuilt"
-            live_marks_stamp(cycle=cycle, step_ids=None)
-        else:
-            _apply_to_cycle(cycle, clean, created=created)
-            outcome = "applied"
-            if clean.steps:
-                live_marks_stamp(cycle=cycle, step_ids=[step.step_id for step in clean.steps])
-        updated = ReceivedReport.objects.filter(pk=report.pk).update(
-            status=ReceivedReport.State.APPLIED, applied_at=timezone.now(), error=None
-        )
-    if updated:
+        outcomes, live, cutoff = {}, [], retention_cutoff()
+        for report in claimed:
+            try:
+                clean = validate_report(parse_report_json(report.payload))
+            except ReportInvalid as exc:
+                # Validated on receipt, so only a change of rules since gets here.
+                report_mark_failed(report_pk=report.pk, error=f"Invalid report: {exc}")
+                outcomes[report.pk] = "invalid"
+                continue
+            if clean.cycle_started_at < cutoff:
+                # Accepted, but it would never be shown and the purge would
+                # delete it within the hour: nothing to write (docs/reports.md).
+                outcomes[report.pk] = "expired"
+            else:
+                live.append((report, clean))
+        pending = Pending()
+        pending.applied = [pk for pk, outcome in outcomes.items() if outcome == "expired"]
+        # Each cycle created as its first report here says, and all locked in
+        # one order, whoever applies them (two batches may share a cycle).
+        firsts = {}
+        for _, clean in live:
+            firsts.setdefault(clean.cycle_id, clean)
+        cycles = {cycle_id: _lock_cycle(firsts[cycle_id]) for cycle_id in sorted(firsts)}
+        for report, clean in live:
+            cycle, created = cycles[clean.cycle_id]
+            # Only the first report of a cycle created here finds it empty.
+            cycles[clean.cycle_id] = (cycle, False)
+            outcomes[report.pk] = _apply_one(report, clean, cycle, created, pending)
+            pending.applied.append(report.pk)
+        pending.write()
+    for report, clean in live:
         log.info(
             "report %s report_id=%s cycle_id=%s steps=%d",
-            outcome,
+            outcomes[report.pk],
             report.report_id,
             clean.cycle_id,
             len(clean.steps),
         )
-    return outcome
+    return outcomes[report_pk]
+
+
+def _claim(report_pk: int, batch: int) -> list[ReceivedReport]:
+    """The report, unless it is applied already, and up to `batch` - 1 of the
+    oldest other small reports waiting, in receipt order, locked until the
+    transaction ends: another worker waits for the report it was given, and
+    skips those claimed here."""
+    accepted = ReceivedReport.objects.filter(status=ReceivedReport.State.ACCEPTED)
+    named = list(accepted.select_for_update().filter(pk=report_pk))
+    if not named or batch == 1:
+        return named
+    size = "OCTET_LENGTH" if connection.vendor == "postgresql" else "LENGTH"
+    others = (
+        # A report being tried again waits for its own task; a large one
+        # holds the groups' locks long enough alone.
+        accepted.filter(attempts=0)
+        .exclude(pk=report_pk)
+        .alias(size=Func(F("payload"), function=size, output_field=IntegerField()))
+        .filter(size__lt=BATCHED_REPORT_BYTES)
+        .order_by("pk")
+    )
+    if connection.vendor == "postgresql":
+        others = others.select_for_update(skip_locked=True)
+    return sorted([*named, *others[: batch - 1]], key=attrgetter("pk"))
+
+
+def _apply_one(
+    report: ReceivedReport, clean: CleanReport, cycle: SyncCycle, created: bool, pending: Pending
+) -> str:
+    if created:
+        # Nobody had applied anything of this cycle: nothing to replay.
+        later_applied = redated = False
+    else:
+        later_applied = ReceivedReport.objects.filter(
+            cycle_external_id=clean.cycle_id, status=ReceivedReport.State.APPLIED, pk__gt=report.pk
+        ).exists()
+        # A cycle re-dated by this report is rebuilt too: its rows move to
+        # another day, and its records' latest cycle may move either way.
+        redated = cycle.started_at != clean.cycle_started_at and cycle.steps.exists()
+    if later_applied or redated:
+        _rebuild_cycle(cycle, pending, including=[*pending.applied, report.pk])
+        return "rebuilt"
+    _apply_to_cycle(cycle, clean, pending, created=created)
+    return "applied"
 
 
 def _commit_without_waiting_for_disk() -> None:
@@ -219,12 +325,6 @@ def report_record_attempt_failure(*, report_pk: int, error: str, max_attempts: i
     return report.attempts
 
 
-def _applied_after(cycle_id: str):
-    return ReceivedReport.objects.filter(
-        cycle_external_id=cycle_id, status=ReceivedReport.State.APPLIED, pk__gt=OuterRef("pk")
-    )
-
-
 def _lock_cycle(clean: CleanReport) -> tuple[SyncCycle, bool]:
     """The cycle, created if needed, its row locked until the transaction
     ends; and whether this created it (a report's first: one statement).
@@ -254,45 +354,52 @@ def _lock_cycle(clean: CleanReport) -> tuple[SyncCycle, bool]:
     return SyncCycle.objects.select_for_update().get(external_id=clean.cycle_id), False
 
 
-def _rebuild_cycle(cycle: SyncCycle, including: ReceivedReport) -> None:
-    """Replay every applied report of the cycle, plus `including`, in receipt
-    order; the error groups lose what the cycle had and gain what it has."""
+def _rebuild_cycle(cycle: SyncCycle, pending: Pending, including: list[int]) -> None:
+    """Replay every applied report of the cycle, plus those `including` (this
+    transaction's), in receipt order; the error groups lose what the cycle
+    had and gain what it has."""
+    pending.write_new_failures()
     changes = Changes()
     old_pairs = grouping.cycle_changes(changes, cycle.pk, cycle.started_at, sign=-1)
-    step_hours.cycle_steps_leaving(cycle.pk)
+    step_hours.cycle_steps_leaving(cycle.pk, pending.deltas)
     steps = SyncStep.objects.filter(cycle=cycle)
     FailedRecord.objects.filter(step__in=steps.values("pk")).delete()
     steps.delete()
     cycle.ended_at = None
     reports = ReceivedReport.objects.filter(cycle_external_id=cycle.external_id).filter(
-        Q(status=ReceivedReport.State.APPLIED) | Q(pk=including.pk)
+        Q(status=ReceivedReport.State.APPLIED) | Q(pk__in=including)
     )
     for report in reports.order_by("pk").iterator():
-        _apply_to_cycle(cycle, validate_report(parse_report_json(report.payload)), group=False)
+        clean = validate_report(parse_report_json(report.payload))
+        _apply_to_cycle(cycle, clean, pending, group=False)
     grouping.cycle_changes(changes, cycle.pk, cycle.started_at, sign=+1)
     # Their latest cycle may have moved either way: read it again.
     changes.pairs_left |= old_pairs
-    if cycle.started_at >= rollups.retention_mark():
-        rollups.rollups_write(changes, cycle.started_at)
+    if pending.in_window(cycle.started_at):
+        pending.add_changes(changes)
+    pending.rebuilt.add(cycle.pk)
 
 
 def _apply_to_cycle(
-    cycle: SyncCycle, clean: CleanReport, group: bool = True, created: bool = False
+    cycle: SyncCycle, clean: CleanReport, pending: Pending, group: bool = True, created=False
 ) -> None:
-    """Apply one report on top of its cycle. With `group`, the error groups are
-    kept in step (a rebuild groups the whole cycle once, at its end). A cycle
-    this report `created` holds what it says already, and no steps."""
+    """Apply one report on top of its cycle, leaving to `pending` what is
+    written once a transaction. With `group`, the error groups are kept in
+    step (a rebuild groups the whole cycle once, at its end). A cycle this
+    report `created` holds what it says already, and no steps."""
     started_changed = cycle.started_at != clean.cycle_started_at
     if not created:
+        # What follows may read or move the failures stored.
+        pending.write_new_failures()
         cycle.started_at = clean.cycle_started_at
         if clean.cycle_ended_at is not None:
             cycle.ended_at = clean.cycle_ended_at
         cycle.save(update_fields=["started_at", "ended_at"])
-    ensure_partition_for(cycle.started_at)
+    pending.ensure_partition(cycle.started_at)
     if started_changed:
         # Rare (an engine re-dating its cycle; report_apply rebuilds such a
         # cycle), and on PostgreSQL it moves the rows to their new day.
-        step_hours.cycle_redated(cycle.pk, cycle.started_at)
+        step_hours.cycle_redated(cycle.pk, cycle.started_at, pending.deltas)
         steps = SyncStep.objects.filter(cycle=cycle)
         FailedRecord.objects.filter(step__in=steps.values("pk")).update(
             cycle_started_at=cycle.started_at
@@ -325,7 +432,11 @@ def _apply_to_cycle(
     for row, step in zip(rows, clean.steps, strict=True):
         signatures = grouping.failure_signatures(row, step.failures)
         batch = StepFailures(
-            row.pk, row.started_at, step.failures, [s.group_id for s in signatures]
+            row.pk,
+            cycle.started_at,
+            row.started_at,
+            step.failures,
+            [s.group_id for s in signatures],
         )
         written.append((row, before.get(row.step_id), signatures, batch))
         batches.append(batch)
@@ -337,16 +448,19 @@ def _apply_to_cycle(
         for failure in batch.failures
     ]
     replaced = stored_groups(cycle.started_at, named_again) if named_again else {}
-    before_regroup = grouping.step_failures(
-        row.pk for row, step_before, _, _ in written if grouping.regrouped(row, step_before)
-    )
-    failures_write(batches, cycle.started_at)
-    if group and cycle.started_at >= rollups.retention_mark():
+    regrouped = [row.pk for row, before, _, _ in written if grouping.regrouped(row, before)]
+    before_regroup = grouping.step_failures(regrouped) if regrouped else {}
+    if created:
+        # Nothing to replace, and nothing reads them before the batch ends.
+        pending.new_failures += batches
+    else:
+        failures_write(batches)
+    if group and pending.in_window(cycle.started_at):
         changes = Changes()
         grouping.report_changes(changes, cycle.started_at, written, replaced, before_regroup)
-        rollups.rollups_write(changes, cycle.started_at)
-    # Last: every report of the hour writes these rows (their locks, the shortest).
-    step_hours.report_tallied(rows, clean.steps, tallies_before)
+        pending.add_changes(changes)
+    step_hours.report_tallied(rows, clean.steps, tallies_before, pending.deltas)
+    pending.steps.setdefault(cycle.started_at, []).extend(row.pk for row in rows)
 
 
 def steps_upsert(rows: list[SyncStep]) -> None:

@@ -246,7 +246,7 @@ def groups_rebuild() -> int:
             _regroup_stored(cycle.pk)
             changes = Changes()
             cycle_changes(changes, cycle.pk, cycle.started_at, sign=+1)
-            rollups_write(changes, cycle.started_at)
+            rollups_write(changes)
     return ErrorGroup.objects.count()
 
 

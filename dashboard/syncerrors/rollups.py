@@ -55,7 +55,8 @@ class Changes:
     buckets: Counter = field(default_factory=Counter)  # (group, bucket) -> failures
     steps: Counter = field(default_factory=Counter)  # (group, step pk) -> failures
     step_times: dict[int, tuple[datetime, datetime]] = field(default_factory=dict)
-    pairs_added: set[tuple[int, str]] = field(default_factory=set)
+    # (group, record) -> the start of the latest cycle it failed in here.
+    pairs_added: dict[tuple[int, str], datetime] = field(default_factory=dict)
     pairs_left: set[tuple[int, str]] = field(default_factory=set)
     # Groups something was taken out of: their first and last seen are read again.
     shrunk: set[int] = field(default_factory=set)
@@ -70,7 +71,7 @@ class Changes:
         self.signatures.setdefault(group, (signature, message))
         self._count(group, step, record_id, 1)
         if record_id is not None:
-            self.pairs_added.add((group, record_id))
+            self._pair_added((group, record_id), step[1])
             self.pairs_left.discard((group, record_id))
 
     def add_step(self, signatures: list, messages: list[str], step: tuple, record_ids: list[str]):
@@ -90,7 +91,11 @@ class Changes:
         for group, first in dict(zip(reversed(groups), firsts, strict=True)).items():
             self.signatures.setdefault(group, first)
         pairs = set(zip(groups, record_ids, strict=True))
-        self.pairs_added |= pairs
+        if self.pairs_added:
+            for pair in pairs:
+                self._pair_added(pair, cycle_started_at)
+        else:  # a report's first step: one statement in C
+            self.pairs_added = dict.fromkeys(pairs, cycle_started_at)
         if self.pairs_left:
             self.pairs_left -= pairs
 
@@ -110,6 +115,30 @@ class Changes:
         self.steps[group, pk] += count
         self.step_times[pk] = (cycle_started_at, step_started_at)
 
+    def _pair_added(self, pair: tuple[int, str], cycle_started_at: datetime) -> None:
+        if self.pairs_added.get(pair, cycle_started_at) <= cycle_started_at:
+            self.pairs_added[pair] = cycle_started_at
+
+    def absorb(self, later: "Changes") -> None:
+        """Add what a later report did to what this holds: several reports
+        applied in one transaction write their groups once (reports.py).
+
+        A pair added and not left is one whose record fails in its group
+        once the report is applied; whatever else may have left is read again."""
+        for group, first in later.signatures.items():
+            self.signatures.setdefault(group, first)
+        for name in ["failures", "records", "buckets", "steps"]:
+            getattr(self, name).update(getattr(later, name))
+        self.step_times.update(later.step_times)
+        self.pairs_left -= later.pairs_added.keys()
+        self.pairs_left |= later.pairs_left
+        for pair, cycle_started_at in later.pairs_added.items():
+            self._pair_added(pair, cycle_started_at)
+        self.shrunk |= later.shrunk
+        for key, latest in later.stream_latest.items():
+            self.stream_latest[key] = max(latest, self.stream_latest.get(key, latest))
+        self.streams_to_read |= later.streams_to_read
+
     def step_ran(self, key: StreamKey, status: str, started_at: datetime) -> None:
         if status in FINAL_STATUSES and started_at > self.stream_latest.get(key, started_at):
             self.stream_latest[key] = started_at
@@ -117,12 +146,12 @@ class Changes:
             self.stream_latest.setdefault(key, started_at)
 
 
-def rollups_write(changes: Changes, cycle_started_at: datetime) -> None:
-    """Write what a report did to the groups, in its transaction, after its
+def rollups_write(changes: Changes) -> None:
+    """Write what reports did to the groups, in their transaction, after their
     failures: group rows last, so that their locks are held the least time."""
     with connection.cursor() as cursor:
         _write_group_steps(cursor, changes)
-        new_records = _write_pairs(cursor, changes, cycle_started_at)
+        new_records = _write_pairs(cursor, changes)
         _write_buckets(cursor, changes)
         _write_groups(cursor, changes, new_records)
         _read_seen_again(cursor, changes.shrunk)
@@ -176,42 +205,45 @@ def _write_group_steps(cursor, changes: Changes) -> None:
         cursor.execute("DELETE FROM dashboard_errorgroupstep WHERE failures <= 0")
 
 
-def _write_pairs(cursor, changes: Changes, cycle_started_at: datetime) -> Counter:
+def _write_pairs(cursor, changes: Changes) -> Counter:
     """Records new to their group, counted; the latest cycle of the others moved on;
     records that may have left a group looked up again."""
-    cycle = db(cycle_started_at)
+    pairs = [(group, record, db(cycle)) for (group, record), cycle in changes.pairs_added.items()]
     if connection.vendor == "postgresql":
         # Unsorted: its statement sorts them, as it locks them.
-        new_records = _add_pairs_postgresql(cursor, list(changes.pairs_added), cycle)
+        new_records = _add_pairs_postgresql(cursor, pairs)
     else:
-        new_records = _add_pairs(cursor, sorted(changes.pairs_added), cycle)
+        new_records = _add_pairs(cursor, sorted(pairs))
     new_records.subtract(_check_pairs_again(cursor, sorted(changes.pairs_left)))
     return new_records
 
 
-def _add_pairs(cursor, pairs: list[tuple[int, str]], cycle) -> Counter:
-    """Any database: a statement or two a chunk of pairs."""
+def _add_pairs(cursor, pairs: list[tuple[int, str, object]]) -> Counter:
+    """Any database: two statements a chunk of (group, record, cycle)."""
     new_records: Counter = Counter()
     for chunk in _chunks(pairs):
-        values, params = _values([(group, record, cycle) for group, record in chunk])
+        values, params = _values(chunk)
         cursor.execute(
             "INSERT INTO dashboard_errorgrouprecord (group_id, record_id, last_cycle_started_at) "
             f"VALUES {values} ON CONFLICT (group_id, record_id) DO NOTHING RETURNING group_id",
             params,
         )
         new_records.update(group for (group,) in cursor.fetchall())
-        keys, key_params = _values(chunk)
         cursor.execute(
-            "UPDATE dashboard_errorgrouprecord SET last_cycle_started_at = %s "
-            f"WHERE last_cycle_started_at < %s AND (group_id, record_id) IN (VALUES {keys})",
-            [cycle, cycle, *key_params],
+            # A VALUES list names its columns column1, column2, ...
+            "UPDATE dashboard_errorgrouprecord SET last_cycle_started_at = incoming.column3 "
+            f"FROM (VALUES {values}) AS incoming "
+            "WHERE dashboard_errorgrouprecord.group_id = incoming.column1 "
+            "AND dashboard_errorgrouprecord.record_id = incoming.column2 "
+            "AND dashboard_errorgrouprecord.last_cycle_started_at < incoming.column3",
+            params,
         )
     return new_records
 
 
-def _add_pairs_postgresql(cursor, pairs: list[tuple[int, str]], cycle) -> Counter:
+def _add_pairs_postgresql(cursor, pairs: list[tuple[int, str, object]]) -> Counter:
     """PostgreSQL: every pair in one statement, a large report's taken by COPY
-    into a temporary table first (a third faster than binding them as two
+    into a temporary table first (a third faster than binding them as
     arrays: 44 against 65 ms for 10,000 pairs, /tmp profile of `make bench`).
     Rows are inserted and locked in the pairs' order, so that two workers
     whose cycles share records wait for each other, never deadlock; a row
@@ -222,22 +254,26 @@ def _add_pairs_postgresql(cursor, pairs: list[tuple[int, str]], cycle) -> Counte
         # Kept for the connection's life; emptied by every use.
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS incoming_pairs "
-            "(group_id bigint, record_id varchar(255))"
+            "(group_id bigint, record_id varchar(255), cycle timestamptz)"
         )
         cursor.execute("TRUNCATE incoming_pairs")
-        lines = "".join(f"{group}\t{copy_text(record)}\n" for group, record in pairs)
-        cursor.copy_expert(
-            "COPY incoming_pairs (group_id, record_id) FROM STDIN", io.StringIO(lines)
+        lines = "".join(
+            f"{group}\t{copy_text(record)}\t{cycle}\n" for group, record, cycle in pairs
         )
-        incoming, params = "incoming_pairs AS incoming", [cycle]
+        cursor.copy_expert(
+            "COPY incoming_pairs (group_id, record_id, cycle) FROM STDIN", io.StringIO(lines)
+        )
+        incoming, params = "incoming_pairs AS incoming", []
     else:
-        groups, records = zip(*pairs, strict=True)
-        incoming = "unnest(%s::bigint[], %s::varchar[]) AS incoming (group_id, record_id)"
-        params = [cycle, list(groups), list(records)]
+        incoming = (
+            "unnest(%s::bigint[], %s::varchar[], %s::timestamptz[]) "
+            "AS incoming (group_id, record_id, cycle)"
+        )
+        params = [list(column) for column in zip(*pairs, strict=True)]
     cursor.execute(
         "WITH written AS (INSERT INTO dashboard_errorgrouprecord "
         "(group_id, record_id, last_cycle_started_at) "
-        f"SELECT group_id, record_id, %s FROM {incoming} ORDER BY group_id, record_id "
+        f"SELECT group_id, record_id, cycle FROM {incoming} ORDER BY group_id, record_id "
         "ON CONFLICT (group_id, record_id) DO UPDATE "
         "SET last_cycle_started_at = excluded.last_cycle_started_at "
         "WHERE dashboard_errorgrouprecord.last_cycle_started_at "

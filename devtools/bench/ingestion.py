@@ -90,7 +90,7 @@ def grouping_switched_off():
         mock.patch.object(grouping, "job_signature", lambda step: None),
         mock.patch.object(grouping, "report_changes", lambda *args: None),
         mock.patch.object(rollups, "retention_mark", lambda: EARLIEST),
-        mock.patch.object(rollups, "rollups_write", lambda changes, started: None),
+        mock.patch.object(rollups, "rollups_write", lambda changes: None),
     ):
         yield
 
