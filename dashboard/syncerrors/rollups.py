@@ -186,11 +186,16 @@ def _values(rows: list[tuple]) -> tuple[str, list]:
 
 
 def _write_group_steps(cursor, changes: Changes) -> None:
-    rows = []
-    for (group, pk), count in sorted(changes.steps.items()):
-        if count:
-            cycle, started = changes.step_times[pk]
-            rows.append((group, pk, db(cycle), db(started), db(bucket_of(started)), count))
+    # A step's moments, adapted once: a step has failures of many groups.
+    moments = {
+        pk: (db(cycle), db(started), db(bucket_of(started)))
+        for pk, (cycle, started) in changes.step_times.items()
+    }
+    rows = [
+        (group, pk, *moments[pk], count)
+        for (group, pk), count in sorted(changes.steps.items())
+        if count
+    ]
     for chunk in _chunks(rows):
         values, params = _values(chunk)
         cursor.execute(
