@@ -91,6 +91,21 @@ def test_it_gives_the_same_examples_whatever_order_they_are_applied_in(ingest):
     assert snapshot() == in_order
 
 
+@pytest.fixture
+def poison(monkeypatch):
+    """Applying the cycle "poison" always fails, as a bug met by one report would."""
+    from dashboard.ingest import reports as ingest_module
+
+    real_apply = ingest_module._apply_to_cycle
+
+    def apply_unless_poisoned(cycle, clean, *args, **options):
+        if cycle.external_id == "poison":
+            raise RuntimeError("engine sent something we cannot apply")
+        real_apply(cycle, clean, *args, **options)
+
+    monkeypatch.setattr(ingest_module, "_apply_to_cycle", apply_unless_poisoned)
+
+
 def waiting(*reports: dict) -> list[ReceivedReport]:
     """Reports received while the worker is busy: their tasks have not run."""
     return [
@@ -129,18 +144,9 @@ def test_a_worker_behind_applies_the_reports_waiting_together_as_it_would_each_a
     assert not SyncStep.objects.filter(live_mark__lte=mark).exists()
 
 
-def test_a_report_that_fails_beside_others_leaves_them_to_their_own_tasks(ingest, monkeypatch):
-    from dashboard.ingest import reports as ingest_module
+def test_a_report_that_fails_beside_others_leaves_them_to_their_own_tasks(ingest, poison):
     from dashboard.tasks import apply_report
 
-    real_apply = ingest_module._apply_to_cycle
-
-    def apply_unless_poisoned(cycle, clean, *args, **options):
-        if cycle.external_id == "poison":
-            raise RuntimeError("engine sent something we cannot apply")
-        real_apply(cycle, clean, *args, **options)
-
-    monkeypatch.setattr(ingest_module, "_apply_to_cycle", apply_unless_poisoned)
     poisoned, given, other = waiting(
         make_report(make_step(), cycle_id="poison"), make_report(make_step(), cycle_id="given"),
         make_report(make_step(), cycle_id="other"),
@@ -339,21 +345,10 @@ def test_it_marks_failed_a_stored_report_that_no_longer_validates(ingest):
     assert "steps: Must be a list." in received.error
 
 
-def test_it_gives_up_on_a_report_that_always_fails_and_applies_the_others(
-    ingest, monkeypatch, settings
-):
-    from dashboard.ingest import reports as ingest_module
+def test_it_gives_up_on_a_report_that_always_fails_and_applies_the_others(ingest, poison, settings):
     from dashboard.tasks import sweep_pending_reports
 
     settings.SYNC_STATUS_SWEEP_GRACE_SECONDS = 0
-    real_apply = ingest_module._apply_to_cycle
-
-    def apply_unless_poisoned(cycle, clean, *args, **options):
-        if cycle.external_id == "poison":
-            raise RuntimeError("engine sent something we cannot apply")
-        real_apply(cycle, clean, *args, **options)
-
-    monkeypatch.setattr(ingest_module, "_apply_to_cycle", apply_unless_poisoned)
     poisoned, healthy = ingest(
         make_report(make_step(), cycle_id="poison"), make_report(make_step())
     )
