@@ -19,7 +19,11 @@ log = logging.getLogger(__name__)
 @shared_task(bind=True)
 def apply_report(self, report_pk: int) -> str:
     try:
-        outcome = ingest.report_apply(report_pk=report_pk, batch=settings.SYNC_STATUS_APPLY_BATCH)
+        outcome = ingest.report_apply(
+            report_pk=report_pk,
+            batch=settings.SYNC_STATUS_APPLY_BATCH,
+            applied=enqueue_alerts_evaluation,
+        )
     except Exception as exc:
         log.exception("report apply failed pk=%s", report_pk)
         attempts = ingest.report_record_attempt_failure(
@@ -32,9 +36,6 @@ def apply_report(self, report_pk: int) -> str:
             # tries again later rather than blocking the request.
             return "failed"
         raise self.retry(exc=exc, countdown=min(2**attempts, 60)) from exc
-    if outcome != "skipped":
-        # Evaluates those applied with it too, whatever became of this one.
-        enqueue_alerts_evaluation(report_pk)
     return outcome
 
 

@@ -4,7 +4,7 @@ import json
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from dashboard.ingest.reports import report_apply, report_receive
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
@@ -165,3 +165,33 @@ def test_workers_each_applying_a_backlog_together_count_every_failure_once():
     hours = StepHour.objects.aggregate(steps=Sum("steps"), failed=Sum("failed_records"))
     assert hours == {"steps": SyncStep.objects.count(), "failed": FailedRecord.objects.count()}
     assert FailedRecord.objects.count() == 300 * 8
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's")
+def test_a_worker_whose_report_another_holds_applies_the_next_ones_instead_of_waiting():
+    held, *after = [
+        ReceivedReport.objects.create(
+            cycle_external_id=f"c{n}", payload=json.dumps(make_report(cycle_id=f"c{n}")),
+            source="t",
+        )
+        for n in range(3)
+    ]  # fmt: skip
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        with transaction.atomic():
+            list(ReceivedReport.objects.select_for_update().filter(pk=held.pk))
+            locked.set()
+            release.wait(timeout=30)
+        connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert locked.wait(timeout=30)
+        assert report_apply(report_pk=held.pk, batch=50) == "skipped"
+        statuses = dict(ReceivedReport.objects.values_list("pk", "status"))
+        assert statuses == {held.pk: "accepted", after[0].pk: "applied", after[1].pk: "applied"}
+    finally:
+        release.set()
+        thread.join(timeout=30)

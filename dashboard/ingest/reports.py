@@ -13,6 +13,7 @@ from its reports.
 import logging
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from functools import partial
 from operator import attrgetter
 
 from django.db import connection, transaction
@@ -113,26 +114,39 @@ def report_receive(
     return report
 
 
-def report_apply(*, report_pk: int, batch: int = 1) -> str:
+def report_apply(
+    *, report_pk: int, batch: int = 1, applied: Callable[[int], None] | None = None
+) -> str:
     """Apply one stored report; safe to call any number of times, concurrently.
     With `batch` above 1, up to `batch` - 1 other small reports waiting are
     applied with it, in one transaction (a worker with a backlog writes the
-    error groups, the hours and the live mark once for them all); if that
-    fails, the report is applied alone.
+    error groups, the hours and the live mark once for them all), or without
+    it if another worker holds it; if that fails, each is applied alone.
+    Once reports are applied and committed, `applied` is given one of them
+    (tasks.enqueue_alerts_evaluation: its evaluation takes them all).
 
     Returns what happened to the report: "applied", "rebuilt" (its cycle was
     replayed because a later report had been applied first), "expired" (its
     cycle started before the retention window), "invalid" or "skipped"
-    (applied already, or not there).
+    (applied already, held by another worker, or not there).
     """
-    if batch > 1:
-        try:
-            return _apply_claimed(report_pk, batch)
-        except Exception:
-            # A report the others cannot be applied with, or two workers'
-            # batches deadlocked: each report alone, as its own task would.
-            log.warning("batch failed, applying the report alone pk=%s", report_pk, exc_info=True)
-    return _apply_claimed(report_pk, 1)
+    claimed: list[int] = []
+    try:
+        return _apply_claimed(report_pk, batch, claimed, applied)
+    except Exception:
+        if len(claimed) < 2:
+            raise
+        # A report the others cannot be applied with, or two workers'
+        # batches deadlocked: each alone, this one last (its failure is its
+        # task's to count; another's, its own task's and the sweep's).
+        log.warning("batch failed, applying its reports alone pk=%s", report_pk, exc_info=True)
+    for other in claimed:
+        if other != report_pk:
+            try:
+                _apply_claimed(other, 1, [], applied)
+            except Exception:
+                log.warning("report apply failed, left to its task pk=%s", other, exc_info=True)
+    return _apply_claimed(report_pk, 1, [], applied)
 
 
 class Pending:
@@ -190,7 +204,9 @@ class Pending:
             live_marks_stamp(steps=self.steps, cycle_pks=self.rebuilt)
 
 
-def _apply_claimed(report_pk: int, batch: int) -> str:
+def _apply_claimed(
+    report_pk: int, batch: int, claimed_pks: list[int], applied: Callable[[int], None] | None
+) -> str:
     accepted = ReceivedReport.objects.filter(status=ReceivedReport.State.ACCEPTED)
     if not accepted.filter(pk=report_pk).exists():
         # Applied already, most often with others by a worker's batch: one
@@ -200,6 +216,7 @@ def _apply_claimed(report_pk: int, batch: int) -> str:
         claimed = _claim(report_pk, batch)
         if not claimed:
             return "skipped"
+        claimed_pks += [report.pk for report in claimed]
         _commit_without_waiting_for_disk()
         outcomes, live, cutoff = {}, [], retention_cutoff()
         for report in claimed:
@@ -231,6 +248,8 @@ def _apply_claimed(report_pk: int, batch: int) -> str:
             outcomes[report.pk] = _apply_one(report, clean, cycle, created, pending)
             pending.applied.append(report.pk)
         pending.write()
+        if applied is not None and pending.applied:
+            transaction.on_commit(partial(applied, pending.applied[0]))
     for report, clean in live:
         log.info(
             "report %s report_id=%s cycle_id=%s steps=%d",
@@ -239,17 +258,19 @@ def _apply_claimed(report_pk: int, batch: int) -> str:
             clean.cycle_id,
             len(clean.steps),
         )
-    return outcomes[report_pk]
+    return outcomes.get(report_pk, "skipped")
 
 
 def _claim(report_pk: int, batch: int) -> list[ReceivedReport]:
-    """The report, unless it is applied already, and up to `batch` - 1 of the
-    oldest other small reports waiting, in receipt order, locked until the
-    transaction ends: another worker waits for the report it was given, and
-    skips those claimed here."""
+    """The report, unless it is applied already or another worker holds it,
+    and up to `batch` - 1 of the oldest other small reports waiting, in
+    receipt order, locked until the transaction ends: other workers skip
+    them, and take the next (never waiting on each other's batches)."""
     accepted = ReceivedReport.objects.filter(status=ReceivedReport.State.ACCEPTED)
-    named = list(accepted.select_for_update().filter(pk=report_pk))
-    if not named or batch == 1:
+    if connection.vendor == "postgresql":
+        accepted = accepted.select_for_update(skip_locked=True)
+    named = list(accepted.filter(pk=report_pk))
+    if batch == 1:
         return named
     size = "OCTET_LENGTH" if connection.vendor == "postgresql" else "LENGTH"
     others = (
@@ -261,8 +282,6 @@ def _claim(report_pk: int, batch: int) -> list[ReceivedReport]:
         .filter(size__lt=BATCHED_REPORT_BYTES)
         .order_by("pk")
     )
-    if connection.vendor == "postgresql":
-        others = others.select_for_update(skip_locked=True)
     return sorted([*named, *others[: batch - 1]], key=attrgetter("pk"))
 
 
