@@ -222,6 +222,26 @@ def test_a_worker_behind_replays_a_cycle_with_the_reports_it_holds_unapplied():
     assert middle.status == "applied"
 
 
+def test_many_steps_failing_in_two_groups_count_exactly_when_their_cycle_reports_again(ingest):
+    # Thirty (group, step) rows a report: enough for PostgreSQL's COPY path.
+    first = cycle(
+        8,
+        3,
+        [
+            pull(f"s{n}", status="in_process", failures=[too_long(f"r{n}"), required(f"q{n}")])
+            for n in range(15)
+        ],
+    )
+    second = cycle(8, 3, [pull(f"s{n}", failures=[too_long(f"x{n}", 1), required(f"y{n}")])
+                          for n in range(15)])  # fmt: skip
+    ingest(first, second)
+
+    assert stored() == truth([first, second])
+    # Each step's share of each group: a record of each report.
+    shares = list(ErrorGroupStep.objects.values_list("failures", flat=True))
+    assert shares == [2] * 30
+
+
 def test_a_failure_named_again_with_another_message_moves_to_its_new_group(ingest):
     first = cycle(
         1,
