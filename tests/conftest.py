@@ -66,6 +66,16 @@ def make_report(*steps, cycle_id="cyc-1", started_at=None, **cycle_fields) -> di
     return {"cycle": cycle, "steps": list(steps)}
 
 
+def waiting(*reports: dict) -> list:
+    """Reports received while the workers are busy: stored, their tasks not run."""
+    from dashboard.ingest.reports import report_receive
+
+    return [
+        report_receive(raw=json.dumps(report), source="test", enqueue=lambda pk: None)
+        for report in reports
+    ]
+
+
 def example_report(name: str, shift: timedelta) -> dict:
     """An example report of docs/examples, every timestamp moved by `shift`."""
 

@@ -2,19 +2,18 @@
 order, any number of times, and as the window moves, against a ground truth
 computed here from the reports themselves."""
 
-import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
 
-from dashboard.ingest.reports import report_apply, report_receive
+from dashboard.ingest.reports import report_apply
 from dashboard.models import ErrorGroup, ErrorGroupRecord, ErrorGroupStep, ReceivedReport
 from dashboard.storage.retention import purge_expired
 from dashboard.syncerrors.rollups import bucket_of
 from dashboard.syncerrors.signatures import failure_signature, job_error_signature
-from tests.conftest import iso, make_report, make_step
+from tests.conftest import iso, make_report, make_step, waiting
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -139,13 +138,6 @@ def stored() -> dict[int, dict]:
     }
 
 
-def receive(*reports):
-    return [
-        report_receive(raw=json.dumps(report), source="test", enqueue=lambda pk: None)
-        for report in reports
-    ]
-
-
 def test_groups_count_failures_records_first_and_last_seen_and_trend(ingest):
     reports = world()
     ingest(*reports)
@@ -189,7 +181,7 @@ def test_reports_applied_in_any_order_give_the_groups_of_the_order_received():
     first = cycle(7, 5, [pull(status="in_process", failures=[failure("r1", TOO_LONG[0][0])])])
     second = cycle(7, 5, [pull(failures=[failure("r1", REQUIRED[0], "REQUIRED", "PostalCode"),
                                          failure("r9", TOO_LONG[1][0])])])  # fmt: skip
-    older, newer = receive(first, second)
+    older, newer = waiting(first, second)
     assert report_apply(report_pk=newer.pk) == "applied"
     assert report_apply(report_pk=older.pk) == "rebuilt"
     assert stored() == truth([first, second])
@@ -198,7 +190,7 @@ def test_reports_applied_in_any_order_give_the_groups_of_the_order_received():
 def test_reports_applied_together_by_a_worker_behind_give_the_groups_of_each_alone():
     # Cycle 1 again, last: r1 moves to another group, r2 to the other template's variant.
     reports = [*world(), cycle(1, 40, [pull(failures=[required("r1"), too_long("r2")])])]
-    received = receive(*reports)
+    received = waiting(*reports)
 
     assert report_apply(report_pk=received[0].pk, batch=len(received)) == "applied"
 
@@ -211,7 +203,7 @@ def test_a_worker_behind_replays_a_cycle_with_the_reports_it_holds_unapplied():
     first = cycle(7, 5, [pull(status="in_process", failures=[too_long("r1"), required("r5")])])
     second = cycle(7, 5, [pull(status="in_process", failures=[required("r1"), too_long("r2")])])
     third = cycle(7, 5, [pull(failures=[too_long("r9", 1)])])
-    older, middle, newer = receive(first, second, third)
+    older, middle, newer = waiting(first, second, third)
     assert report_apply(report_pk=newer.pk) == "applied"
 
     # Both replay the cycle: the second with the first, not yet marked applied.

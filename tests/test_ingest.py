@@ -8,7 +8,15 @@ import pytest
 from dashboard.ingest.reports import report_apply, report_receive
 from dashboard.models import FailedRecord, ReceivedReport, StepHour, SyncCycle, SyncStep
 from dashboard.tasks import enqueue_report_apply
-from tests.conftest import example_report, example_shift, iso, make_report, make_step, recent
+from tests.conftest import (
+    example_report,
+    example_shift,
+    iso,
+    make_report,
+    make_step,
+    recent,
+    waiting,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,14 +112,6 @@ def poison(monkeypatch):
         real_apply(cycle, clean, *args, **options)
 
     monkeypatch.setattr(ingest_module, "_apply_to_cycle", apply_unless_poisoned)
-
-
-def waiting(*reports: dict) -> list[ReceivedReport]:
-    """Reports received while the worker is busy: their tasks have not run."""
-    return [
-        report_receive(raw=json.dumps(report), source="test", enqueue=lambda pk: None)
-        for report in reports
-    ]
 
 
 def test_a_worker_behind_applies_the_reports_waiting_together_as_it_would_each_alone(ingest):

@@ -112,6 +112,14 @@ def copy_text(value) -> str:
     return value
 
 
+def copy_into_temp(cursor, table: str, definition: str, columns: str, text: str) -> None:
+    """COPY lines of `text` into a temporary table of this connection, created
+    on first use (with `definition`) and emptied by every use."""
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({definition})")
+    cursor.execute(f"TRUNCATE {table}")
+    cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", io.StringIO(text))
+
+
 def copy_lines(batches: list[StepFailures]) -> str:
     """Failed records as lines of COPY text, in the order of COLUMNS."""
     records = chain.from_iterable(batch.failures for batch in batches)
@@ -143,7 +151,7 @@ def copy_lines(batches: list[StepFailures]) -> str:
 
 
 def _copy(batches: list[StepFailures], replacing: bool) -> None:
-    buffer = io.StringIO(copy_lines(batches))
+    text = copy_lines(batches)
     columns = ", ".join(COLUMNS)
     step_ids = sorted(batch.step_pk for batch in batches if batch.failures)
     starts = sorted({batch.cycle_started_at for batch in batches})
@@ -157,17 +165,19 @@ def _copy(batches: list[StepFailures], replacing: bool) -> None:
             )
             replacing = cursor.fetchone()[0]
         if not replacing:
-            cursor.copy_expert(f"COPY dashboard_failedrecord ({columns}) FROM STDIN", buffer)
+            cursor.copy_expert(
+                f"COPY dashboard_failedrecord ({columns}) FROM STDIN", io.StringIO(text)
+            )
             return
-        # Kept for the connection's life; emptied by every use.
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS incoming_failed_records (step_id bigint, "
-            "cycle_started_at timestamptz, step_started_at timestamptz, group_id bigint, "
-            "record_id varchar(255), marketo_id varchar(255), error_code varchar(255), "
-            "field varchar(255), message text)"
+        copy_into_temp(
+            cursor,
+            "incoming_failed_records",
+            "step_id bigint, cycle_started_at timestamptz, step_started_at timestamptz, "
+            "group_id bigint, record_id varchar(255), marketo_id varchar(255), "
+            "error_code varchar(255), field varchar(255), message text",
+            columns,
+            text,
         )
-        cursor.execute("TRUNCATE incoming_failed_records")
-        cursor.copy_expert(f"COPY incoming_failed_records ({columns}) FROM STDIN", buffer)
         cursor.execute(
             f"INSERT INTO dashboard_failedrecord ({columns}) "
             f"SELECT {columns} FROM incoming_failed_records {UPSERT}"

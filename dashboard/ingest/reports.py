@@ -8,11 +8,9 @@ apply them in: a report applied after a later one makes its cycle be rebuilt
 from its reports.
 """
 
-# ruff: noqa: S608 - the f-strings only add column names and placeholders.
-
 import logging
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from operator import attrgetter
 
@@ -20,22 +18,20 @@ from django.db import connection, transaction
 from django.db.models import F, Func, IntegerField, Q
 from django.utils import timezone
 
-from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
 from dashboard.health import rollups as step_hours
 from dashboard.ingest.failures import StepFailures, failures_write, stored_groups
-from dashboard.ingest.live_marks import live_marks_stamp
+from dashboard.ingest.pending import Pending
+from dashboard.ingest.step_rows import merge_step, steps_upsert
 from dashboard.ingest.validation import (
     CleanReport,
-    CleanStep,
     ReportInvalid,
     ValidationError,
     parse_report_json,
     validate_report,
 )
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
-from dashboard.storage.partitions import day_of, ensure_partition_for
 from dashboard.storage.retention import retention_cutoff
-from dashboard.syncerrors import grouping, rollups
+from dashboard.syncerrors import grouping
 from dashboard.syncerrors.rollups import Changes
 
 log = logging.getLogger(__name__)
@@ -47,34 +43,6 @@ BATCH_SIZE = 1000
 BATCHED_REPORT_BYTES = 256 * 1024
 # How far ahead of our clock a cycle may start (senders' clocks drift).
 FUTURE_TOLERANCE = timedelta(days=1)
-# What a report writes of a step: a stored one keeps its stored_failures
-# (health/rollups.py counts them again) and every step its live_mark, a
-# database default (live_marks.py stamps it last).
-STEP_UPDATE_FIELDS = (
-    "error_group_id",
-    "cycle_started_at",
-    "object_type",
-    "object_name",
-    "operation",
-    "status",
-    "started_at",
-    "ended_at",
-    *(f"{name}_count" for name in COUNTERS),
-    "error_code",
-    "error_message",
-)
-STEP_COLUMNS = ("cycle_id", "step_id", "stored_failures", *STEP_UPDATE_FIELDS)
-STEP_MOMENTS = tuple(
-    STEP_COLUMNS.index(name) for name in ("cycle_started_at", "started_at", "ended_at")
-)
-STEP_UPSERT = (
-    f"INSERT INTO dashboard_syncstep ({', '.join(STEP_COLUMNS)}) VALUES {{values}} "
-    "ON CONFLICT (cycle_id, step_id, cycle_started_at) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in STEP_UPDATE_FIELDS)
-    + " RETURNING id"
-)
-# Steps per upsert: 22 values each, well under SQLite's 32,766 bound variables.
-STEPS_PER_STATEMENT = 500
 
 
 def report_receive(
@@ -149,61 +117,6 @@ def report_apply(
     return _apply_claimed(report_pk, 1, [], applied)
 
 
-class Pending:
-    """What the reports applied in one transaction write once, at its end:
-    their status, the error groups, the steps of each hour, the live mark.
-    Each is written in one order of keys, so that two workers' transactions
-    wait for each other and never deadlock."""
-
-    def __init__(self):
-        self.applied: list[int] = []
-        self.changes: Changes | None = None
-        self.deltas = step_hours.Deltas()
-        # Steps written, by their cycle's start (their partition), and rebuilt cycles.
-        self.steps: dict[datetime, list[int]] = {}
-        self.rebuilt: set[int] = set()
-        # The failures of steps new here: one COPY for them all, before
-        # anything reads or changes stored failures.
-        self.new_failures: list[StepFailures] = []
-        self._mark: datetime | None = None
-        self._days: set[date] = set()
-
-    def in_window(self, cycle_started_at: datetime) -> bool:
-        """Whether the groups count this cycle (read once: it locks the mark)."""
-        if self._mark is None:
-            self._mark = rollups.retention_mark()
-        return cycle_started_at >= self._mark
-
-    def ensure_partition(self, cycle_started_at: datetime) -> None:
-        day = day_of(cycle_started_at)
-        if day not in self._days:
-            ensure_partition_for(cycle_started_at)
-            self._days.add(day)
-
-    def write_new_failures(self) -> None:
-        if self.new_failures:
-            failures_write(self.new_failures, replacing=False)
-            self.new_failures = []
-
-    def add_changes(self, changes: Changes) -> None:
-        if self.changes is None:
-            self.changes = changes
-        else:
-            self.changes.absorb(changes)
-
-    def write(self) -> None:
-        self.write_new_failures()
-        if self.changes is not None:
-            rollups.rollups_write(self.changes)
-        # Last: every report of the hour writes these rows (their locks, the shortest).
-        self.deltas.write()
-        ReceivedReport.objects.filter(pk__in=self.applied).update(
-            status=ReceivedReport.State.APPLIED, applied_at=timezone.now(), error=None
-        )
-        if self.steps or self.rebuilt:
-            live_marks_stamp(steps=self.steps, cycle_pks=self.rebuilt)
-
-
 def _apply_claimed(
     report_pk: int, batch: int, claimed_pks: list[int], applied: Callable[[int], None] | None
 ) -> str:
@@ -218,7 +131,7 @@ def _apply_claimed(
             return "skipped"
         claimed_pks += [report.pk for report in claimed]
         _commit_without_waiting_for_disk()
-        outcomes, live, cutoff = {}, [], retention_cutoff()
+        outcomes, live, cutoff, pending = {}, [], retention_cutoff(), Pending()
         for report in claimed:
             try:
                 clean = validate_report(parse_report_json(report.payload))
@@ -231,10 +144,9 @@ def _apply_claimed(
                 # Accepted, but it would never be shown and the purge would
                 # delete it within the hour: nothing to write (docs/reports.md).
                 outcomes[report.pk] = "expired"
+                pending.applied.append(report.pk)
             else:
                 live.append((report, clean))
-        pending = Pending()
-        pending.applied = [pk for pk, outcome in outcomes.items() if outcome == "expired"]
         # Each cycle created as its first report here says, and all locked in
         # one order, whoever applies them (two batches may share a cycle).
         firsts = {}
@@ -480,60 +392,6 @@ def _apply_to_cycle(
         pending.add_changes(changes)
     step_hours.report_tallied(rows, clean.steps, tallies_before, pending.deltas)
     pending.steps.setdefault(cycle.started_at, []).extend(row.pk for row in rows)
-
-
-def steps_upsert(rows: list[SyncStep]) -> None:
-    """Insert the steps, or update those stored, and give each its pk, a
-    statement per 500 steps. Not bulk_create: its compiling of every value
-    was two thirds of a 2,000-step report's time (`make bench`, steps/s)."""
-    adapt = connection.ops.adapt_datetimefield_value
-    values_of = attrgetter(*STEP_COLUMNS)
-    row_sql = "(" + ", ".join(["%s"] * len(STEP_COLUMNS)) + ")"
-    with connection.cursor() as cursor:
-        for chunk in _chunks(rows, STEPS_PER_STATEMENT):
-            params = []
-            for row in chunk:
-                values = list(values_of(row))
-                for index in STEP_MOMENTS:
-                    values[index] = adapt(values[index])
-                params += values
-            cursor.execute(STEP_UPSERT.format(values=", ".join([row_sql] * len(chunk))), params)
-            # RETURNING gives the rows in the order of VALUES, as bulk_create relies on.
-            for row, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
-                row.pk = pk
-                row._state.adding = False
-
-
-def merge_step(stored: SyncStep | None, incoming: CleanStep, cycle: SyncCycle) -> SyncStep:
-    """The step as it stands after `incoming` is applied on top of `stored`.
-
-    A field the report gives overwrites the stored one; one it omits (or sends
-    as null) keeps its value. A final step ignores an in_process report: a
-    step never goes back to running.
-    """
-    if (
-        stored is not None
-        and stored.status in FINAL_STATUSES
-        and incoming.status == Status.IN_PROCESS
-    ):
-        return stored
-    step = stored or SyncStep(cycle=cycle, step_id=incoming.step_id)
-    step.cycle_started_at = cycle.started_at
-    step.object_type = incoming.object_type
-    step.object_name = (
-        incoming.object_name if incoming.object_type == ObjectType.CUSTOM_OBJECT else None
-    )
-    step.operation = incoming.operation
-    step.status = incoming.status
-    step.started_at = incoming.started_at
-    if incoming.ended_at is not None:
-        step.ended_at = incoming.ended_at
-    for name, value in incoming.counts.items():
-        setattr(step, f"{name}_count", value)
-    if incoming.error is not None:
-        step.error_code = incoming.error.code
-        step.error_message = incoming.error.message
-    return step
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

@@ -15,7 +15,6 @@ Every statement here is plain SQL that SQLite and PostgreSQL both read.
 
 # ruff: noqa: S608 - the f-strings only add placeholders; every value is bound.
 
-import io
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from dashboard.choices import FINAL_STATUSES
-from dashboard.ingest.failures import COPY_THRESHOLD, copy_text
+from dashboard.ingest.failures import COPY_THRESHOLD, copy_into_temp, copy_text
 from dashboard.syncerrors.signatures import Signature
 from dashboard.times import EARLIEST
 
@@ -47,7 +46,8 @@ StreamKey = tuple[str, str, str]  # object type, object name ("" if none), opera
 
 @dataclass
 class Changes:
-    """What a report does to the groups, gathered before anything is written."""
+    """What a report does to the groups, gathered before anything is written:
+    the failures of one cycle, or of several once it has absorbed others'."""
 
     signatures: dict[int, tuple[Signature, str]] = field(default_factory=dict)
     failures: Counter = field(default_factory=Counter)  # group -> failures
@@ -71,7 +71,7 @@ class Changes:
         self.signatures.setdefault(group, (signature, message))
         self._count(group, step, record_id, 1)
         if record_id is not None:
-            self._pair_added((group, record_id), step[1])
+            self.pairs_added[group, record_id] = step[1]
             self.pairs_left.discard((group, record_id))
 
     def add_step(self, signatures: list, messages: list[str], step: tuple, record_ids: list[str]):
@@ -91,11 +91,7 @@ class Changes:
         for group, first in dict(zip(reversed(groups), firsts, strict=True)).items():
             self.signatures.setdefault(group, first)
         pairs = set(zip(groups, record_ids, strict=True))
-        if self.pairs_added:
-            for pair in pairs:
-                self._pair_added(pair, cycle_started_at)
-        else:  # a report's first step: one statement in C
-            self.pairs_added = dict.fromkeys(pairs, cycle_started_at)
+        self.pairs_added.update(dict.fromkeys(pairs, cycle_started_at))
         if self.pairs_left:
             self.pairs_left -= pairs
 
@@ -115,10 +111,6 @@ class Changes:
         self.steps[group, pk] += count
         self.step_times[pk] = (cycle_started_at, step_started_at)
 
-    def _pair_added(self, pair: tuple[int, str], cycle_started_at: datetime) -> None:
-        if self.pairs_added.get(pair, cycle_started_at) <= cycle_started_at:
-            self.pairs_added[pair] = cycle_started_at
-
     def absorb(self, later: "Changes") -> None:
         """Add what a later report did to what this holds: several reports
         applied in one transaction write their groups once (reports.py).
@@ -133,7 +125,7 @@ class Changes:
         self.pairs_left -= later.pairs_added.keys()
         self.pairs_left |= later.pairs_left
         for pair, cycle_started_at in later.pairs_added.items():
-            self._pair_added(pair, cycle_started_at)
+            self.pairs_added[pair] = max(cycle_started_at, self.pairs_added.get(pair, EARLIEST))
         self.shrunk |= later.shrunk
         for key, latest in later.stream_latest.items():
             self.stream_latest[key] = max(latest, self.stream_latest.get(key, latest))
@@ -203,19 +195,19 @@ def _write_group_steps(cursor, changes: Changes) -> None:
         "step_started_at = excluded.step_started_at, bucket = excluded.bucket"
     )
     if connection.vendor == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        # A batch of reports gives thousands: by COPY, without binding
-        # six parameters a row (in the rows' order, which is their locks').
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS incoming_group_steps (n serial, group_id bigint, "
-            "step_id bigint, cycle_started_at timestamptz, step_started_at timestamptz, "
-            "bucket timestamptz, failures bigint)"
+        # A batch of reports gives thousands: by COPY, without binding six
+        # parameters a row, and locked in the rows' order.
+        copy_into_temp(
+            cursor,
+            "incoming_group_steps",
+            "group_id bigint, step_id bigint, cycle_started_at timestamptz, "
+            "step_started_at timestamptz, bucket timestamptz, failures bigint",
+            columns,
+            "".join("\t".join(map(str, row)) + "\n" for row in rows),
         )
-        cursor.execute("TRUNCATE incoming_group_steps RESTART IDENTITY")
-        lines = "".join("\t".join(map(str, row)) + "\n" for row in rows)
-        cursor.copy_expert(f"COPY incoming_group_steps ({columns}) FROM STDIN", io.StringIO(lines))
         cursor.execute(
             f"INSERT INTO dashboard_errorgroupstep ({columns}) "
-            f"SELECT {columns} FROM incoming_group_steps ORDER BY n {upsert}"
+            f"SELECT {columns} FROM incoming_group_steps ORDER BY group_id, step_id {upsert}"
         )
         rows = []
     for chunk in _chunks(rows):
@@ -273,17 +265,12 @@ def _add_pairs_postgresql(cursor, pairs: list[tuple[int, str, object]]) -> Count
     if not pairs:
         return Counter()
     if len(pairs) >= COPY_THRESHOLD:
-        # Kept for the connection's life; emptied by every use.
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS incoming_pairs "
-            "(group_id bigint, record_id varchar(255), cycle timestamptz)"
-        )
-        cursor.execute("TRUNCATE incoming_pairs")
-        lines = "".join(
-            f"{group}\t{copy_text(record)}\t{cycle}\n" for group, record, cycle in pairs
-        )
-        cursor.copy_expert(
-            "COPY incoming_pairs (group_id, record_id, cycle) FROM STDIN", io.StringIO(lines)
+        copy_into_temp(
+            cursor,
+            "incoming_pairs",
+            "group_id bigint, record_id varchar(255), cycle timestamptz",
+            "group_id, record_id, cycle",
+            "".join(f"{group}\t{copy_text(record)}\t{cycle}\n" for group, record, cycle in pairs),
         )
         incoming, params = "incoming_pairs AS incoming", []
     else:
