@@ -1,4 +1,5 @@
 import json
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,20 @@ def _plain_http():
     before pytest-django's live server builds its middleware."""
     with override_settings(SECURE_SSL_REDIRECT=False):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _live_server_settles(request):
+    """The tables are emptied for the next test only once the live server has
+    answered every request it took. A page still polling when its test ends
+    leaves one in flight, and the health figures it reads are one REPEATABLE
+    READ transaction: on PostgreSQL, pytest-django's TRUNCATE and that read
+    deadlock, the flush fails and so does the next test."""
+    yield
+    if "live_server" in request.fixturenames:
+        for thread in threading.enumerate():
+            if thread.name.endswith("(process_request_thread)"):
+                thread.join(timeout=30)
 
 
 @pytest.fixture(autouse=True)
