@@ -222,7 +222,11 @@ def _write_group_steps(cursor, changes: Changes) -> None:
 def _write_pairs(cursor, changes: Changes) -> Counter:
     """Records new to their group, counted; the latest cycle of the others moved on;
     records that may have left a group looked up again."""
-    pairs = [(group, record, db(cycle)) for (group, record), cycle in changes.pairs_added.items()]
+    # A cycle's moment adapted once: a large report gives it ten thousand pairs.
+    moments = {cycle: db(cycle) for cycle in set(changes.pairs_added.values())}
+    pairs = [
+        (group, record, moments[cycle]) for (group, record), cycle in changes.pairs_added.items()
+    ]
     if connection.vendor == "postgresql":
         # Unsorted: its statement sorts them, as it locks them.
         new_records = _add_pairs_postgresql(cursor, pairs)
