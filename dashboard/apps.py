@@ -25,7 +25,7 @@ def ensure_retention_mark_after_migrate(sender, using="default", **kwargs):
     once its table does (not when migrating to a version before it)."""
     from django.db import connections
 
-    from dashboard.syncerrors.rollups import ensure_retention_mark
+    from dashboard.syncerrors.expiry import ensure_retention_mark
 
     connection = connections[using]
     if "dashboard_retentionmark" not in connection.introspection.table_names():

@@ -274,7 +274,7 @@ class ErrorGroupStep(models.Model):
     )  # fmt: skip
     cycle_started_at = models.DateTimeField(db_index=True)
     step_started_at = models.DateTimeField()
-    # The 4-hour bucket of step_started_at (rollups.bucket_of).
+    # The 4-hour bucket of step_started_at (changes.bucket_of).
     bucket = models.DateTimeField()
     failures = models.BigIntegerField()
 

@@ -11,7 +11,7 @@ from dashboard.alerts import delivery, evaluation
 from dashboard.ingest import reports as ingest
 from dashboard.models import ReceivedReport
 from dashboard.storage import retention
-from dashboard.syncerrors import rollups
+from dashboard.syncerrors import expiry
 
 log = logging.getLogger(__name__)
 
@@ -144,4 +144,4 @@ def purge_expired() -> str:
 def expire_error_groups() -> int:
     """Every minute: take out of the error groups what has just left the
     window, so that their counts follow it closely between hourly purges."""
-    return rollups.rollups_expire(cutoff=retention.retention_cutoff())
+    return expiry.rollups_expire(cutoff=retention.retention_cutoff())

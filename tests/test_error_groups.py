@@ -11,7 +11,7 @@ from django.core.management import call_command
 from dashboard.ingest.reports import report_apply
 from dashboard.models import ErrorGroup, ErrorGroupRecord, ErrorGroupStep, ReceivedReport
 from dashboard.storage.retention import purge_expired
-from dashboard.syncerrors.rollups import bucket_of
+from dashboard.syncerrors.changes import bucket_of
 from dashboard.syncerrors.signatures import failure_signature, job_error_signature
 from tests.conftest import iso, make_report, make_step, waiting
 

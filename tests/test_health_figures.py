@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboard.health.figures import health_at
-from dashboard.syncerrors.rollups import bucket_of
+from dashboard.syncerrors.changes import bucket_of
 from tests.conftest import age_cycle, make_report, make_step
 
 HOUR = timedelta(hours=1)

@@ -26,7 +26,9 @@ LAYERS = [
         "dashboard.storage",
         # The sync errors' services: grouping failures and keeping the groups.
         "dashboard.syncerrors.signatures",
+        "dashboard.syncerrors.changes",
         "dashboard.syncerrors.rollups",
+        "dashboard.syncerrors.expiry",
         "dashboard.syncerrors.grouping",
         "dashboard.syncerrors.selectors",
         # The health services: the cadence, the hourly rollups, the stuck steps, the figures.

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from dashboard.choices import Status
 from dashboard.health.figures import FAILED_STATUSES, Bucket
-from dashboard.syncerrors.rollups import BUCKET
+from dashboard.syncerrors.changes import BUCKET
 from dashboard.times import local_text
 
 BAR, STEP = 12, 16

@@ -31,7 +31,7 @@ from dashboard.ingest.live_marks import live_mark_current
 from dashboard.kept import kept
 from dashboard.models import StepHour, SyncCycle, SyncStep
 from dashboard.storage.retention import retention_cutoff
-from dashboard.syncerrors.rollups import bucket_of
+from dashboard.syncerrors.changes import bucket_of
 from dashboard.syncerrors.selectors import trend_buckets
 
 DAY = timedelta(hours=24)

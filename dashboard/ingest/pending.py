@@ -10,8 +10,8 @@ from dashboard.ingest.failures import StepFailures, failures_write
 from dashboard.ingest.live_marks import live_marks_stamp
 from dashboard.models import ReceivedReport
 from dashboard.storage.partitions import day_of, ensure_partition_for
-from dashboard.syncerrors import rollups
-from dashboard.syncerrors.rollups import Changes
+from dashboard.syncerrors import expiry, rollups
+from dashboard.syncerrors.changes import Changes
 
 
 class Pending:
@@ -36,7 +36,7 @@ class Pending:
     def in_window(self, cycle_started_at: datetime) -> bool:
         """Whether the groups count this cycle (read once: it locks the mark)."""
         if self._mark is None:
-            self._mark = rollups.retention_mark()
+            self._mark = expiry.retention_mark()
         return cycle_started_at >= self._mark
 
     def ensure_partition(self, cycle_started_at: datetime) -> None:

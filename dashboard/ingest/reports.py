@@ -10,7 +10,6 @@ from its reports.
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from operator import attrgetter
@@ -22,7 +21,7 @@ from django.utils import timezone
 from dashboard.health import rollups as step_hours
 from dashboard.ingest.failures import StepFailures, failures_write, stored_groups
 from dashboard.ingest.pending import Pending
-from dashboard.ingest.step_rows import merge_step, steps_upsert
+from dashboard.ingest.step_rows import MergedSteps, steps_merged, steps_upsert
 from dashboard.ingest.validation import (
     CleanReport,
     ReportInvalid,
@@ -33,7 +32,7 @@ from dashboard.ingest.validation import (
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle, SyncStep
 from dashboard.storage.retention import retention_cutoff
 from dashboard.syncerrors import grouping
-from dashboard.syncerrors.rollups import Changes
+from dashboard.syncerrors.changes import Changes
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +80,6 @@ def report_receive(
         source,
     )
     return report
-
-
-@dataclass
-class MergedSteps:
-    """A report's steps merged onto those stored, before they are written."""
-
-    rows: list[SyncStep]
-    stored: dict[str, SyncStep]
-    before: dict[str, grouping.StepBefore]
-    tallies_before: dict
 
 
 def report_apply(
@@ -168,7 +157,7 @@ def _apply_claimed(
         for report, clean in live:
             cycle, created = cycles[clean.cycle_id]
             if created:
-                merged[report.pk] = _merge_steps(cycle, clean, pending, created=True)
+                merged[report.pk] = steps_merged(cycle, clean, pending, created=True)
                 cycles[clean.cycle_id] = (cycle, False)
         steps_upsert([row for steps in merged.values() for row in steps.rows])
         for report, clean in live:
@@ -368,50 +357,6 @@ def _rebuild_cycle(cycle: SyncCycle, pending: Pending, including: list[int]) -> 
     pending.rebuilt.add(cycle.pk)
 
 
-def _merge_steps(
-    cycle: SyncCycle, clean: CleanReport, pending: Pending, created: bool
-) -> MergedSteps:
-    """The cycle brought up to what the report says of it, and its steps
-    merged onto those stored. A cycle this report `created` holds what it
-    says already, and no steps."""
-    started_changed = cycle.started_at != clean.cycle_started_at
-    if not created:
-        # What follows may read or move the failures stored.
-        pending.write_new_failures()
-        cycle.started_at = clean.cycle_started_at
-        if clean.cycle_ended_at is not None:
-            cycle.ended_at = clean.cycle_ended_at
-        cycle.save(update_fields=["started_at", "ended_at"])
-    pending.ensure_partition(cycle.started_at)
-    if started_changed:
-        # Rare (an engine re-dating its cycle; report_apply rebuilds such a
-        # cycle), and on PostgreSQL it moves the rows to their new day.
-        step_hours.cycle_redated(cycle.pk, cycle.started_at, pending.deltas)
-        steps = SyncStep.objects.filter(cycle=cycle)
-        FailedRecord.objects.filter(step__in=steps.values("pk")).update(
-            cycle_started_at=cycle.started_at
-        )
-        steps.update(cycle_started_at=cycle.started_at)
-
-    stored = {}
-    # The cycle's steps all sit in its start's partition, which naming it
-    # spares PostgreSQL looking into every day's (a third of a live engine's
-    # second report).
-    of_cycle = SyncStep.objects.filter(cycle=cycle, cycle_started_at=cycle.started_at)
-    if clean.steps and not created and of_cycle.exists():
-        for chunk in _chunks([step.step_id for step in clean.steps], BATCH_SIZE):
-            for step in of_cycle.filter(step_id__in=chunk):
-                stored[step.step_id] = step
-    before = {step_id: grouping.StepBefore.of(step) for step_id, step in stored.items()}
-    tallies_before = step_hours.tallies_before(stored)
-    rows = [merge_step(stored.get(step.step_id), step, cycle) for step in clean.steps]
-    step_hours.new_steps_counted(rows, clean.steps, stored)
-    for row in rows:
-        signature = grouping.job_signature(row)
-        row.error_group_id = signature.group_id if signature else None
-    return MergedSteps(rows, stored, before, tallies_before)
-
-
 def _apply_to_cycle(
     cycle: SyncCycle,
     clean: CleanReport,
@@ -426,7 +371,7 @@ def _apply_to_cycle(
     the report's steps, written already (a batch writes those of its new
     cycles together); without it, they are merged and written here."""
     if merged is None:
-        merged = _merge_steps(cycle, clean, pending, created)
+        merged = steps_merged(cycle, clean, pending, created)
         # One upsert for new and stored steps alike; it returns every row's
         # pk, which the failed records need.
         steps_upsert(merged.rows)

@@ -2,13 +2,17 @@
 
 # ruff: noqa: S608 - the f-strings only add column names and placeholders.
 
+from dataclasses import dataclass
 from operator import attrgetter
 
 from django.db import connection
 
 from dashboard.choices import COUNTERS, FINAL_STATUSES, ObjectType, Status
-from dashboard.ingest.validation import CleanStep
-from dashboard.models import SyncCycle, SyncStep
+from dashboard.health import rollups as step_hours
+from dashboard.ingest.pending import Pending
+from dashboard.ingest.validation import CleanReport, CleanStep
+from dashboard.models import FailedRecord, SyncCycle, SyncStep
+from dashboard.syncerrors import grouping
 
 # What a report writes of a step: a stored one keeps its stored_failures
 # (health/rollups.py counts them again) and every step its live_mark, a
@@ -93,3 +97,59 @@ def merge_step(stored: SyncStep | None, incoming: CleanStep, cycle: SyncCycle) -
         step.error_code = incoming.error.code
         step.error_message = incoming.error.message
     return step
+
+
+@dataclass
+class MergedSteps:
+    """A report's steps merged onto those stored, before they are written."""
+
+    rows: list[SyncStep]
+    stored: dict[str, SyncStep]
+    before: dict[str, grouping.StepBefore]
+    tallies_before: dict
+
+
+def steps_merged(
+    cycle: SyncCycle, clean: CleanReport, pending: Pending, created: bool
+) -> MergedSteps:
+    """The cycle brought up to what the report says of it, and its steps
+    merged onto those stored. A cycle this report `created` holds what it
+    says already, and no steps."""
+    started_changed = cycle.started_at != clean.cycle_started_at
+    if not created:
+        # What follows may read or move the failures stored.
+        pending.write_new_failures()
+        cycle.started_at = clean.cycle_started_at
+        if clean.cycle_ended_at is not None:
+            cycle.ended_at = clean.cycle_ended_at
+        cycle.save(update_fields=["started_at", "ended_at"])
+    pending.ensure_partition(cycle.started_at)
+    if started_changed:
+        # Rare (an engine re-dating its cycle; report_apply rebuilds such a
+        # cycle), and on PostgreSQL it moves the rows to their new day.
+        step_hours.cycle_redated(cycle.pk, cycle.started_at, pending.deltas)
+        steps = SyncStep.objects.filter(cycle=cycle)
+        FailedRecord.objects.filter(step__in=steps.values("pk")).update(
+            cycle_started_at=cycle.started_at
+        )
+        steps.update(cycle_started_at=cycle.started_at)
+
+    stored = {}
+    # The cycle's steps all sit in its start's partition, which naming it
+    # spares PostgreSQL looking into every day's (a third of a live engine's
+    # second report).
+    of_cycle = SyncStep.objects.filter(cycle=cycle, cycle_started_at=cycle.started_at)
+    if clean.steps and not created and of_cycle.exists():
+        step_ids = [step.step_id for step in clean.steps]
+        for start in range(0, len(step_ids), STEPS_PER_STATEMENT):
+            chunk = step_ids[start : start + STEPS_PER_STATEMENT]
+            for step in of_cycle.filter(step_id__in=chunk):
+                stored[step.step_id] = step
+    before = {step_id: grouping.StepBefore.of(step) for step_id, step in stored.items()}
+    tallies_before = step_hours.tallies_before(stored)
+    rows = [merge_step(stored.get(step.step_id), step, cycle) for step in clean.steps]
+    step_hours.new_steps_counted(rows, clean.steps, stored)
+    for row in rows:
+        signature = grouping.job_signature(row)
+        row.error_group_id = signature.group_id if signature else None
+    return MergedSteps(rows, stored, before, tallies_before)

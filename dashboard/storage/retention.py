@@ -11,7 +11,7 @@ from django.utils import timezone
 from dashboard.health.rollups import steps_expire
 from dashboard.models import FailedRecord, ReceivedReport, SyncCycle
 from dashboard.storage import partitions
-from dashboard.syncerrors.rollups import rollups_expire
+from dashboard.syncerrors.expiry import rollups_expire
 
 log = logging.getLogger(__name__)
 

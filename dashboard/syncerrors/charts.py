@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from dashboard.syncerrors.rollups import BUCKET
+from dashboard.syncerrors.changes import BUCKET
 from dashboard.times import local_text
 
 SPARK_BAR, SPARK_STEP, SPARK_HEIGHT = 2, 3, 20

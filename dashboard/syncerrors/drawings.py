@@ -22,7 +22,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 
 from dashboard.kept import kept
-from dashboard.syncerrors.rollups import bucket_of
+from dashboard.syncerrors.changes import bucket_of
 from dashboard.syncerrors.selectors import groups_version
 
 # How long a drawing is kept: it stays exact as long as it is kept, so this

@@ -10,7 +10,7 @@ from django.db import connection
 
 from dashboard.ingest.failures import StepFailures
 from dashboard.models import FailedRecord, SyncStep
-from dashboard.syncerrors.rollups import Changes, StreamKey
+from dashboard.syncerrors.changes import Changes, StreamKey
 from dashboard.syncerrors.signatures import (
     Signature,
     failure_signature,

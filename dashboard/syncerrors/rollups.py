@@ -7,8 +7,8 @@ named again with another message), so a report applied twice changes
 nothing the second time. Concurrent workers only ever add to or take from
 a group's numbers (never write a number they read), and take their row
 locks in one order, so that two reports of different cycles hitting one
-group neither lose a count nor deadlock. The purge takes out what leaves the
-window (`rollups_expire`).
+group neither lose a count nor deadlock. What leaves the window is taken
+out by expiry.py.
 
 Every statement here is plain SQL that SQLite and PostgreSQL both read.
 """
@@ -17,8 +17,7 @@ Every statement here is plain SQL that SQLite and PostgreSQL both read.
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import islice
 
 from django.db import connection
@@ -26,116 +25,11 @@ from django.utils.dateparse import parse_datetime
 
 from dashboard.choices import FINAL_STATUSES
 from dashboard.ingest.failures import COPY_THRESHOLD, copy_into_temp, copy_text
-from dashboard.syncerrors.signatures import Signature
-from dashboard.times import EARLIEST
+from dashboard.syncerrors.changes import Changes, StreamKey, bucket_of
 
-BUCKET = timedelta(hours=4)
 # Rows per statement: well under SQLite's limit on bound variables.
 ROWS_PER_STATEMENT = 500
 FINAL = tuple(sorted(FINAL_STATUSES))
-
-
-def bucket_of(moment: datetime) -> datetime:
-    """The start of the 4-hour bucket, aligned to UTC multiples of 4 hours, holding `moment`."""
-    utc = moment.astimezone(UTC)
-    return utc.replace(hour=utc.hour - utc.hour % 4, minute=0, second=0, microsecond=0)
-
-
-StreamKey = tuple[str, str, str]  # object type, object name ("" if none), operation
-
-
-@dataclass
-class Changes:
-    """What a report does to the groups, gathered before anything is written:
-    the failures of one cycle, or of several once it has absorbed others'."""
-
-    signatures: dict[int, tuple[Signature, str]] = field(default_factory=dict)
-    failures: Counter = field(default_factory=Counter)  # group -> failures
-    records: Counter = field(default_factory=Counter)  # job-level group -> steps
-    buckets: Counter = field(default_factory=Counter)  # (group, bucket) -> failures
-    steps: Counter = field(default_factory=Counter)  # (group, step pk) -> failures
-    step_times: dict[int, tuple[datetime, datetime]] = field(default_factory=dict)
-    # (group, record) -> the start of the latest cycle it failed in here.
-    pairs_added: dict[tuple[int, str], datetime] = field(default_factory=dict)
-    pairs_left: set[tuple[int, str]] = field(default_factory=set)
-    # Groups something was taken out of: their first and last seen are read again.
-    shrunk: set[int] = field(default_factory=set)
-    # The latest final start seen per stream, and streams to read again.
-    stream_latest: dict[StreamKey, datetime] = field(default_factory=dict)
-    streams_to_read: set[StreamKey] = field(default_factory=set)
-
-    def add(self, signature: Signature, message: str, step: tuple, record_id: str | None):
-        """One failure (a record's, or a step's job-level error) joins its group.
-        `step` is (pk, cycle_started_at, step_started_at)."""
-        group = signature.group_id
-        self.signatures.setdefault(group, (signature, message))
-        self._count(group, step, record_id, 1)
-        if record_id is not None:
-            self.pairs_added[group, record_id] = step[1]
-            self.pairs_left.discard((group, record_id))
-
-    def add_step(self, signatures: list, messages: list[str], step: tuple, record_ids: list[str]):
-        """Failures of one step joining their groups, counted a group at a time:
-        a large report's first delivery is tens of thousands of them."""
-        pk, cycle_started_at, step_started_at = step
-        groups = [signature.group_id for signature in signatures]
-        bucket = bucket_of(step_started_at)
-        for group, count in Counter(groups).items():
-            self.failures[group] += count
-            self.buckets[group, bucket] += count
-            self.steps[group, pk] += count
-        self.step_times[pk] = (cycle_started_at, step_started_at)
-        # Each group's first failure here, as add() would keep it: zipped in
-        # reverse, the first of a group is the last one the dict is given.
-        firsts = zip(reversed(signatures), reversed(messages), strict=True)
-        for group, first in dict(zip(reversed(groups), firsts, strict=True)).items():
-            self.signatures.setdefault(group, first)
-        pairs = set(zip(groups, record_ids, strict=True))
-        self.pairs_added.update(dict.fromkeys(pairs, cycle_started_at))
-        if self.pairs_left:
-            self.pairs_left -= pairs
-
-    def remove(self, group: int, step: tuple, record_id: str | None):
-        """One failure leaves its group (moved to another, or its step regrouped)."""
-        self._count(group, step, record_id, -1)
-        self.shrunk.add(group)
-        if record_id is not None and (group, record_id) not in self.pairs_added:
-            self.pairs_left.add((group, record_id))
-
-    def _count(self, group: int, step: tuple, record_id: str | None, count: int):
-        pk, cycle_started_at, step_started_at = step
-        self.failures[group] += count
-        if record_id is None:
-            self.records[group] += count
-        self.buckets[group, bucket_of(step_started_at)] += count
-        self.steps[group, pk] += count
-        self.step_times[pk] = (cycle_started_at, step_started_at)
-
-    def absorb(self, later: "Changes") -> None:
-        """Add what a later report did to what this holds: several reports
-        applied in one transaction write their groups once (reports.py).
-
-        A pair added and not left is one whose record fails in its group
-        once the report is applied; whatever else may have left is read again."""
-        for group, first in later.signatures.items():
-            self.signatures.setdefault(group, first)
-        for name in ["failures", "records", "buckets", "steps"]:
-            getattr(self, name).update(getattr(later, name))
-        self.step_times.update(later.step_times)
-        self.pairs_left -= later.pairs_added.keys()
-        self.pairs_left |= later.pairs_left
-        for pair, cycle_started_at in later.pairs_added.items():
-            self.pairs_added[pair] = max(cycle_started_at, self.pairs_added.get(pair, EARLIEST))
-        self.shrunk |= later.shrunk
-        for key, latest in later.stream_latest.items():
-            self.stream_latest[key] = max(latest, self.stream_latest.get(key, latest))
-        self.streams_to_read |= later.streams_to_read
-
-    def step_ran(self, key: StreamKey, status: str, started_at: datetime) -> None:
-        if status in FINAL_STATUSES and started_at > self.stream_latest.get(key, started_at):
-            self.stream_latest[key] = started_at
-        elif status in FINAL_STATUSES:
-            self.stream_latest.setdefault(key, started_at)
 
 
 def rollups_write(changes: Changes) -> None:
@@ -146,7 +40,7 @@ def rollups_write(changes: Changes) -> None:
         new_records = _write_pairs(cursor, changes)
         _write_buckets(cursor, changes)
         _write_groups(cursor, changes, new_records)
-        _read_seen_again(cursor, changes.shrunk)
+        read_seen_again(cursor, changes.shrunk)
         _write_streams(cursor, changes)
 
 
@@ -431,118 +325,7 @@ def streams_read_again(cursor, keys: Iterable[StreamKey]) -> None:
         )
 
 
-# --- Leaving the window ---------------------------------------------------------
-
-
-def rollups_expire(*, cutoff: datetime) -> int:
-    """Take out of the groups everything of the cycles that started before
-    `cutoff` and that an earlier run has not taken out yet; return how many
-    failures left. Run every minute and by the purge; safe to run twice, or
-    after a run interrupted, and beside workers applying reports.
-
-    A few set-based statements whatever the number of groups, buckets or
-    records leaving: the transaction holds the retention mark, on which
-    workers applying reports wait, and a large expired day must not hold it
-    for seconds, nor bring hundreds of thousands of rows into Python."""
-    from django.db import transaction
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        mark = _lock_mark(cursor)
-        if cutoff <= mark:
-            return 0
-        window = [db(mark), db(cutoff)]
-        cursor.execute(
-            "SELECT COALESCE(SUM(failures), 0) FROM dashboard_errorgroupstep "
-            "WHERE cycle_started_at >= %s AND cycle_started_at < %s",
-            window,
-        )
-        (left,) = cursor.fetchone()
-        cursor.execute(
-            "SELECT DISTINCT group_id FROM dashboard_errorgroupstep WHERE cycle_started_at < %s",
-            [db(cutoff)],
-        )
-        shrunk = [group for (group,) in cursor.fetchall()]
-        _take_out_shares(cursor, window)
-        _take_out_records(cursor, cutoff)
-        cursor.execute(
-            "DELETE FROM dashboard_errorgroupstep WHERE cycle_started_at < %s", [db(cutoff)]
-        )
-        _read_seen_again(cursor, shrunk)
-        cursor.execute("DELETE FROM dashboard_errorgroupbucket WHERE failures <= 0")
-        cursor.execute(
-            "DELETE FROM dashboard_errorgroupbucket WHERE group_id IN "
-            "(SELECT id FROM dashboard_errorgroup WHERE failures <= 0)"
-        )
-        cursor.execute("DELETE FROM dashboard_errorgroup WHERE failures <= 0")
-        cursor.execute(
-            "UPDATE dashboard_retentionmark SET groups_expired_before = %s WHERE id = 1",
-            [db(cutoff)],
-        )
-        # A stream whose latest final step has left the window has an earlier one, or none.
-        cursor.execute(
-            "SELECT object_type, object_name, operation FROM dashboard_stepstream "
-            "WHERE latest_final_started_at < %s",
-            [db(cutoff)],
-        )
-        streams_read_again(cursor, cursor.fetchall())
-    return left
-
-
-def _take_out_shares(cursor, window: list) -> None:
-    """The expired steps' shares leave their groups' trends and counts (a
-    job-level group counts steps as its records), each in one statement."""
-    cursor.execute(
-        "UPDATE dashboard_errorgroupbucket "
-        "SET failures = dashboard_errorgroupbucket.failures - expired.failures "
-        "FROM (SELECT group_id, bucket, SUM(failures) AS failures "
-        "FROM dashboard_errorgroupstep WHERE cycle_started_at >= %s AND cycle_started_at < %s "
-        "GROUP BY group_id, bucket) AS expired "
-        "WHERE dashboard_errorgroupbucket.group_id = expired.group_id "
-        "AND dashboard_errorgroupbucket.bucket = expired.bucket",
-        window,
-    )
-    cursor.execute(
-        "UPDATE dashboard_errorgroup "
-        "SET failures = dashboard_errorgroup.failures - expired.failures, "
-        "records = dashboard_errorgroup.records - CASE WHEN dashboard_errorgroup.level = 'job' "
-        "THEN expired.failures ELSE 0 END "
-        "FROM (SELECT group_id, SUM(failures) AS failures "
-        "FROM dashboard_errorgroupstep WHERE cycle_started_at >= %s AND cycle_started_at < %s "
-        "GROUP BY group_id) AS expired "
-        "WHERE dashboard_errorgroup.id = expired.group_id",
-        window,
-    )
-
-
-def _take_out_records(cursor, cutoff: datetime) -> None:
-    """A record whose latest failure in a group was in an expired cycle leaves
-    the group's distinct records. A worker moving the record's latest cycle
-    on meanwhile keeps it: the delete reads the row again once it may."""
-    if connection.vendor == "postgresql":
-        # Counted where they are deleted: an expired day is some 400,000 rows.
-        cursor.execute(
-            "WITH gone AS (DELETE FROM dashboard_errorgrouprecord "
-            "WHERE last_cycle_started_at < %s RETURNING group_id), "
-            "lost AS (SELECT group_id, count(*) AS records FROM gone GROUP BY group_id) "
-            "UPDATE dashboard_errorgroup SET records = dashboard_errorgroup.records - lost.records "
-            "FROM lost WHERE dashboard_errorgroup.id = lost.group_id",
-            [db(cutoff)],
-        )
-        return
-    # SQLite (the embedded mode) has no DELETE in a WITH.
-    cursor.execute(
-        "DELETE FROM dashboard_errorgrouprecord WHERE last_cycle_started_at < %s "
-        "RETURNING group_id",
-        [db(cutoff)],
-    )
-    lost = Counter(group for (group,) in cursor.fetchall())
-    cursor.executemany(
-        "UPDATE dashboard_errorgroup SET records = records - %s WHERE id = %s",
-        sorted((records, group) for group, records in lost.items()),
-    )
-
-
-def _read_seen_again(cursor, groups: Iterable[int]) -> None:
+def read_seen_again(cursor, groups: Iterable[int]) -> None:
     """First and last seen of groups something was taken out of, from their
     steps left: a statement a chunk of groups, each an index lookup at either
     end of a group's steps. Their rows are locked already, by the writes of
@@ -558,38 +341,3 @@ def _read_seen_again(cursor, groups: Iterable[int]) -> None:
             f"WHERE id IN ({placeholders})",
             chunk,
         )
-
-
-def _lock_mark(cursor) -> datetime:
-    """The retention mark, locked until the transaction ends: a worker applying
-    a report reads it shared (`retention_mark`), the purge alone writes it."""
-    return _read_mark(cursor, " FOR UPDATE")
-
-
-def retention_mark() -> datetime:
-    """Where the groups' window starts; held in share mode until the
-    transaction ends, so that the purge cannot take out a cycle whose
-    failures this transaction is adding."""
-    with connection.cursor() as cursor:
-        return _read_mark(cursor, " FOR SHARE")
-
-
-def ensure_retention_mark(cursor) -> None:
-    """The mark's one row (id 1), from the earliest moment until a purge moves it."""
-    cursor.execute(
-        "INSERT INTO dashboard_retentionmark (id, groups_expired_before) VALUES (1, %s) "
-        "ON CONFLICT (id) DO NOTHING",
-        [db(EARLIEST)],
-    )
-
-
-def _read_mark(cursor, lock: str) -> datetime:
-    lock = lock if connection.vendor == "postgresql" else ""
-    query = f"SELECT groups_expired_before FROM dashboard_retentionmark WHERE id = 1{lock}"
-    cursor.execute(query)
-    row = cursor.fetchone()
-    if row is None:  # a database flushed since migrate (the tests do)
-        ensure_retention_mark(cursor)
-        cursor.execute(query)
-        row = cursor.fetchone()
-    return from_db(row[0])

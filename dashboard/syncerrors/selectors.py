@@ -36,7 +36,7 @@ from dashboard.models import (
     SyncStep,
 )
 from dashboard.storage.retention import retention_cutoff
-from dashboard.syncerrors.rollups import BUCKET, StreamKey, bucket_of
+from dashboard.syncerrors.changes import BUCKET, StreamKey, bucket_of
 from dashboard.times import EARLIEST
 
 ONGOING, RESOLVED = "ongoing", "resolved"

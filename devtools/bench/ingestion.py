@@ -18,7 +18,7 @@ from celery import Task
 from django.db import connection, transaction
 
 from dashboard.models import ReceivedReport
-from dashboard.syncerrors import grouping, rollups
+from dashboard.syncerrors import expiry, grouping, rollups
 from dashboard.tasks import apply_report
 from dashboard.times import EARLIEST
 from devtools.bench.messages import Catalogue
@@ -89,7 +89,7 @@ def grouping_switched_off():
         mock.patch.object(grouping, "failure_signatures", lambda step, fs: [unset] * len(fs)),
         mock.patch.object(grouping, "job_signature", lambda step: None),
         mock.patch.object(grouping, "report_changes", lambda *args: None),
-        mock.patch.object(rollups, "retention_mark", lambda: EARLIEST),
+        mock.patch.object(expiry, "retention_mark", lambda: EARLIEST),
         mock.patch.object(rollups, "rollups_write", lambda changes: None),
     ):
         yield
