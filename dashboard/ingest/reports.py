@@ -150,16 +150,7 @@ def _apply_claimed(
         for _, clean in live:
             firsts.setdefault(clean.cycle_id, clean)
         cycles = _lock_cycles(firsts)
-        # Only the first report of a cycle created here finds it empty: with
-        # nothing to merge with, its steps are written with the others', in
-        # one statement (a statement a report was a fifth of a small one's time).
-        merged = {}
-        for report, clean in live:
-            cycle, created = cycles[clean.cycle_id]
-            if created:
-                merged[report.pk] = steps_merged(cycle, clean, pending, created=True)
-                cycles[clean.cycle_id] = (cycle, False)
-        steps_upsert([row for steps in merged.values() for row in steps.rows])
+        merged = _first_steps_written(live, cycles, pending)
         for report, clean in live:
             cycle, _ = cycles[clean.cycle_id]
             outcomes[report.pk] = _apply_one(report, clean, cycle, pending, merged.get(report.pk))
@@ -176,6 +167,25 @@ def _apply_claimed(
             len(clean.steps),
         )
     return outcomes.get(report_pk, "skipped")
+
+
+def _first_steps_written(
+    live: list[tuple[ReceivedReport, CleanReport]],
+    cycles: dict[str, tuple[SyncCycle, bool]],
+    pending: Pending,
+) -> dict[int, MergedSteps]:
+    """The steps of each cycle's first report, for the cycles created here,
+    by report pk, written in one statement: they have nothing stored to
+    merge with (a statement a report was a fifth of a small one's time).
+    The cycles are marked as no longer new, for the reports after them."""
+    merged = {}
+    for report, clean in live:
+        cycle, created = cycles[clean.cycle_id]
+        if created:
+            merged[report.pk] = steps_merged(cycle, clean, pending, created=True)
+            cycles[clean.cycle_id] = (cycle, False)
+    steps_upsert([row for steps in merged.values() for row in steps.rows])
+    return merged
 
 
 def _waiting(report_pk: int) -> bool:
