@@ -104,7 +104,6 @@ class MergedSteps:
     """A report's steps merged onto those stored, before they are written."""
 
     rows: list[SyncStep]
-    stored: dict[str, SyncStep]
     before: dict[str, grouping.StepBefore]
     tallies_before: dict
 
@@ -152,4 +151,4 @@ def steps_merged(
     for row in rows:
         signature = grouping.job_signature(row)
         row.error_group_id = signature.group_id if signature else None
-    return MergedSteps(rows, stored, before, tallies_before)
+    return MergedSteps(rows, before, tallies_before)
