@@ -15,4 +15,11 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 # A step's address names its cycle and step ids, up to 255 characters each:
 # longer than gunicorn's default request line once percent-encoded.
 limit_request_line = 8190
+# An idle connection stays open longer than a client waits between two
+# requests: closing it at the moment the client reuses it fails that request
+# ("Remote end closed connection without response"), which the load test's
+# admins, 1 to 4 s between clicks, met with gunicorn's default of 2 s. Behind
+# the TLS proxy, the proxy's idle timeout must be the shorter one (nginx keeps
+# an upstream connection 60 s).
+keepalive = 75
 accesslog = "-"

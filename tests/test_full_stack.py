@@ -1,11 +1,13 @@
 """The stack of docker-compose.yml, process for process: gunicorn, a Celery
 worker and beat on the real database and Redis, fed by the simulator over HTTP."""
 
+import http.client
 import http.cookiejar
 import os
 import re
 import subprocess
 import sys
+import time
 import urllib.parse
 import urllib.request
 
@@ -79,3 +81,18 @@ def test_simulated_cycles_flow_through_gunicorn_celery_and_beat_onto_the_page(pr
     )
     health = urllib.request.urlopen(f"{base}/healthz", timeout=10).read().decode()
     assert health == '{"status": "ok", "database": "ok", "broker": "ok"}'
+
+
+def test_an_idle_connection_outlives_an_admins_pause_between_clicks(processes):
+    """A connection the server closed while the client sent its next request
+    fails that request: the server keeps it open longer than people pause."""
+    port = processes.web(processes.app_env(processes.broker()))
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    answers = []
+    for pause in (0, 5):
+        time.sleep(pause)
+        connection.request("GET", "/healthz")
+        answer = connection.getresponse()
+        answer.read()
+        answers.append(answer.status)
+    assert answers == [200, 200]
