@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from dashboard.ingest.reports import report_apply, report_receive
+from dashboard.ingest.step_rows import STEPS_COPY_THRESHOLD
 from dashboard.models import FailedRecord, ReceivedReport, StepHour, SyncCycle, SyncStep
 from dashboard.tasks import enqueue_report_apply
 from tests.conftest import (
@@ -401,3 +402,26 @@ def test_a_large_report_with_nothing_to_escape_is_stored_exactly(ingest):
         ("00Q000001", "1", "X", "Zip", "Postal code 1"),
     ]
     assert len(stored) == 300 and stored[299] == ("00Q000299", "299", "X", "Zip", "Postal code 299")
+
+
+def test_a_report_of_many_steps_is_stored_exactly_and_updates_keep_their_rows(ingest):
+    # Enough steps for PostgreSQL's COPY of steps; text that COPY must escape.
+    tricky = 'tab\there, new\nline, back\\slash, \\N, quote \' and "double"'
+    many = STEPS_COPY_THRESHOLD + 50
+
+    def steps(status, error_message):
+        return [
+            make_step(f"s{n:03}", status=status, counts={"new": n, "failed": 1},
+                      error={"code": "X", "message": f"{error_message} {n}"} if n % 2 else None)
+            for n in range(many)
+        ]  # fmt: skip
+
+    ingest(make_report(*steps("in_process", "running")))
+    first = dict(SyncStep.objects.values_list("step_id", "pk"))
+    ingest(make_report(*steps("failed", tricky)))
+    assert dict(SyncStep.objects.values_list("step_id", "pk")) == first
+    assert len(first) == many
+    assert step_state("s001")["status"] == "failed"
+    assert step_state("s001")["error"] == ("X", f"{tricky} 1")
+    assert step_state("s002")["error"] == (None, None)
+    assert step_state(f"s{many - 1:03}")["counts"] == [many - 1, None, None, 1, None]
