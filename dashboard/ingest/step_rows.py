@@ -35,13 +35,14 @@ STEP_COLUMNS = ("cycle_id", "step_id", "stored_failures", *STEP_UPDATE_FIELDS)
 STEP_MOMENTS = tuple(
     STEP_COLUMNS.index(name) for name in ("cycle_started_at", "started_at", "ended_at")
 )
+INSERT_STEPS = f"INSERT INTO dashboard_syncstep ({', '.join(STEP_COLUMNS)})"
 STEP_UPSERT = "ON CONFLICT (cycle_id, step_id, cycle_started_at) DO UPDATE SET " + ", ".join(
     f"{name} = excluded.{name}" for name in STEP_UPDATE_FIELDS
 )
 # Steps per upsert: 22 values each, well under SQLite's 32,766 bound variables.
 STEPS_PER_STATEMENT = 500
 # From this many steps in a batch, PostgreSQL takes them by COPY: a report
-# of 2,000 steps is applied a quarter faster so (`make bench`, steps/s).
+# of 2,000 steps is applied 40% faster so (docs/performance.md, 2026-12-04).
 STEPS_COPY_THRESHOLD = 100
 
 
@@ -70,8 +71,8 @@ def _insert_upsert(rows: list[SyncStep]) -> None:
                     values[index] = adapt(values[index])
                 params += values
             cursor.execute(
-                f"INSERT INTO dashboard_syncstep ({', '.join(STEP_COLUMNS)}) "
-                f"VALUES {', '.join([row_sql] * len(chunk))} {STEP_UPSERT} RETURNING id",
+                f"{INSERT_STEPS} VALUES {', '.join([row_sql] * len(chunk))} "
+                f"{STEP_UPSERT} RETURNING id",
                 params,
             )
             # RETURNING gives the rows in the order of VALUES, as bulk_create relies on.
@@ -92,7 +93,7 @@ def _copy_upsert(rows: list[SyncStep]) -> None:
     with connection.cursor() as cursor:
         copy_into_temp(cursor, "incoming_steps", definition, columns, text)
         cursor.execute(
-            f"INSERT INTO dashboard_syncstep ({columns}) SELECT {columns} FROM incoming_steps "
+            f"{INSERT_STEPS} SELECT {columns} FROM incoming_steps "
             f"{STEP_UPSERT} RETURNING cycle_id, step_id, id"
         )
         pks = {(cycle, step_id): pk for cycle, step_id, pk in cursor.fetchall()}
